@@ -1,0 +1,129 @@
+"""Tokenizers: a word-level vocabulary trained on the training split, or a pretrained one.
+
+Both end up as a ``tokenizers.Tokenizer`` so the pipeline, and the checkpoint (which stores
+``Tokenizer.to_str()``), treat them alike. Word-level training is cached by the fingerprint of
+the training split and the settings, so a second run loads the vocabulary instead of
+re-counting the corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset
+from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+from tokenizers.trainers import WordLevelTrainer
+
+PAD, UNK = "[PAD]", "[UNK]"
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """How to get the tokenizer: train a word vocabulary, or use a pretrained model's."""
+
+    vocab_size: int = 50_000
+    min_frequency: int = 2
+    lowercase: bool = True
+    pretrained: str | None = None
+
+    def key(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+@dataclass
+class TextTokenizer:
+    """A ``tokenizers.Tokenizer`` plus the id used for padding."""
+
+    tokenizer: Tokenizer
+    pad_id: int
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size(with_added_tokens=True)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.tokenizer.to_str().encode()).hexdigest()[:16]
+
+    def truncate_to(self, max_length: int) -> TextTokenizer:
+        """Keep at most ``max_length`` tokens per text (part of the saved tokenizer)."""
+        self.tokenizer.enable_truncation(max_length)
+        return self
+
+    def encode_batch(self, texts: list[str | None]) -> list[list[int]]:
+        """Token ids, truncated as configured; never empty (an empty text becomes [UNK])."""
+        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
+        fallback = [self.tokenizer.token_to_id(UNK) or self.pad_id]
+        return [e.ids or fallback for e in encodings]
+
+    def to_artifact(self) -> dict[str, object]:
+        return {"tokenizer_json": self.tokenizer.to_str(), "pad_id": self.pad_id}
+
+    @classmethod
+    def from_artifact(cls, artifact: dict[str, object]) -> TextTokenizer:
+        tokenizer = Tokenizer.from_str(str(artifact["tokenizer_json"]))
+        return cls(tokenizer=tokenizer, pad_id=int(artifact["pad_id"]))  # type: ignore[arg-type]
+
+
+def train_word_tokenizer(train: Dataset, spec: TokenizerSpec) -> TextTokenizer:
+    """Learn a word vocabulary from the training texts only (never validation or test)."""
+    tokenizer = Tokenizer(WordLevel(unk_token=UNK))
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if spec.lowercase else [])
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = WordLevelTrainer(
+        vocab_size=spec.vocab_size,
+        min_frequency=spec.min_frequency,
+        special_tokens=[PAD, UNK],
+        show_progress=False,
+    )
+
+    def batches() -> Iterator[list[str]]:
+        for start in range(0, len(train), 1000):
+            yield [t or "" for t in train[start : start + 1000]["text"]]
+
+    tokenizer.train_from_iterator(batches(), trainer=trainer, length=len(train))
+    return TextTokenizer(tokenizer=tokenizer, pad_id=tokenizer.token_to_id(PAD))
+
+
+def load_pretrained_tokenizer(name_or_path: str) -> TextTokenizer:
+    """The fast tokenizer of a pretrained transformer (Hub id or local folder)."""
+    from nlpclf.models.pretrained import load_auto_tokenizer
+
+    auto = load_auto_tokenizer(name_or_path)
+    tokenizer = auto.backend_tokenizer
+    tokenizer.no_padding()
+    if auto.pad_token_id is None:
+        raise ValueError(f"The tokenizer of '{name_or_path}' has no padding token.")
+    return TextTokenizer(tokenizer=tokenizer, pad_id=int(auto.pad_token_id))
+
+
+def get_tokenizer(
+    train: Dataset, spec: TokenizerSpec, cache_dir: Path, max_length: int
+) -> TextTokenizer:
+    """The tokenizer the spec asks for, truncating to ``max_length`` tokens."""
+    return _untruncated_tokenizer(train, spec, cache_dir).truncate_to(max_length)
+
+
+def _untruncated_tokenizer(train: Dataset, spec: TokenizerSpec, cache_dir: Path) -> TextTokenizer:
+    """Train (or load from cache) the word tokenizer, or load the pretrained one."""
+    if spec.pretrained:
+        return load_pretrained_tokenizer(spec.pretrained)
+    key = hashlib.sha256(f"{train._fingerprint}|{spec.key()}".encode()).hexdigest()[:20]
+    path = cache_dir / "tokenizers" / f"word-{key}.json"
+    if path.is_file():
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+            return TextTokenizer(tokenizer=tokenizer, pad_id=tokenizer.token_to_id(PAD))
+        except Exception:  # a damaged cache entry is rebuilt, not fatal
+            path.unlink(missing_ok=True)
+    trained = train_word_tokenizer(train, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{id(trained)}.part")
+    trained.tokenizer.save(str(partial))
+    partial.replace(path)  # atomic, so a concurrent reader never sees half a file
+    return trained

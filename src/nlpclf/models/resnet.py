@@ -1,0 +1,92 @@
+"""A residual 1-D CNN for text in the spirit of DPCNN (Johnson & Zhang, 2017).
+
+Region embedding, then pre-activation residual blocks; between blocks a stride-2 max-pool
+halves the sequence, so the receptive field doubles per block at constant width and the cost
+of the whole stack is about twice that of the first block.
+
+Padding never changes a document's features: padded positions are zeroed after every layer,
+the pool pads with zeros explicitly (as batch padding would), and the final max runs over real
+positions only. A document therefore gets the same features alone or in any batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation block: x + conv(relu(conv(relu(x)))), padding kept at zero."""
+
+    def __init__(self, channels: int, kernel_size: int, dropout: float) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.relu(x)) * mask
+        h = self.conv2(self.dropout(F.relu(h))) * mask
+        return x + h
+
+
+def downsample(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max-pool 3/2 with explicit zero padding, so the result ignores how long the batch is.
+
+    Output ``j`` pools inputs ``2j-1 .. 2j+1``. Padding one zero left and two right keeps the
+    window that holds a document's last token even when the batch ends right after it.
+    """
+    x = F.max_pool1d(F.pad(x, (1, 2)), kernel_size=3, stride=2)
+    mask = F.max_pool1d(F.pad(mask, (1, 2)), kernel_size=3, stride=2)
+    return x * mask, mask
+
+
+class ResNetEncoder(nn.Module):
+    """Embedding -> region conv -> ``num_blocks`` residual blocks with downsampling -> max.
+
+    Args:
+        vocab_size: rows of the embedding table (filled in from the tokenizer).
+        pad_id: the padding token's id (its embedding stays zero).
+        embed_dim: word embedding width.
+        channels: width of every convolution (the feature size).
+        num_blocks: residual blocks; each after the first halves the sequence.
+        kernel_size: convolution width (odd).
+        dropout: inside each block; ``embed_dropout`` drops whole embedding channels.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        pad_id: int = 0,
+        embed_dim: int = 128,
+        channels: int = 128,
+        num_blocks: int = 5,
+        kernel_size: int = 3,
+        dropout: float = 0.1,
+        embed_dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if num_blocks < 1:
+            raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.embed_dropout = nn.Dropout1d(embed_dropout)
+        self.region = nn.Conv1d(embed_dim, channels, kernel_size, padding=kernel_size // 2)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(channels, kernel_size, dropout) for _ in range(num_blocks)
+        )
+        self.output_dim = channels
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(1).to(self.embedding.weight.dtype)  # (B, 1, T)
+        x = self.embedding(input_ids).transpose(1, 2)  # (B, E, T)
+        x = self.embed_dropout(x) * mask
+        x = self.region(x) * mask
+        for index, block in enumerate(self.blocks):
+            if index > 0:
+                x, mask = downsample(x, mask)
+            x = block(x, mask)
+        x = F.relu(x).masked_fill(mask == 0, float("-inf"))
+        return x.amax(dim=-1)

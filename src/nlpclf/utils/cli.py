@@ -1,0 +1,41 @@
+"""What every ``python -m nlpclf.<x>`` entry point shares: its config folder and error policy."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+from nlpclf.errors import NlpclfError
+
+
+def config_dir() -> str:
+    """The folder of Hydra configs, whatever the working directory.
+
+    An installed wheel carries them as package data (``nlpclf/conf``); a source checkout
+    (including an editable install) uses the repository's top-level ``conf/``.
+    """
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "conf", here.parent.parent / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return str(candidate)
+    raise FileNotFoundError(f"nlpclf's config folder is missing (looked beside {here}).")
+
+
+@contextlib.contextmanager
+def user_errors_reported() -> Iterator[None]:
+    """Turn an :class:`NlpclfError` into one readable paragraph and exit status 2.
+
+    Errors caused by input (missing data, bad values, wrong checkpoints) need no traceback;
+    bugs still get one.
+    """
+    try:
+        yield
+    except NlpclfError as exc:
+        paragraph = textwrap.fill(
+            f"error: {exc}", width=100, break_on_hyphens=False, break_long_words=False
+        )
+        print(paragraph, file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

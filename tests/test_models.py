@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from nlpclf.data import PadCollator
+from nlpclf.models import ResNetEncoder
+
+ENCODERS = {
+    "resnet": lambda: ResNetEncoder(
+        vocab_size=100, pad_id=0, embed_dim=16, channels=24, num_blocks=3
+    ),
+}
+
+
+def random_docs(lengths, vocab=100, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [{"input_ids": torch.randint(1, vocab, (n,), generator=g).tolist()} for n in lengths]
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_forward_backward_shapes(name):
+    torch.manual_seed(0)
+    encoder = ENCODERS[name]()
+    batch = PadCollator(0)(random_docs([5, 17, 1, 40]))
+    features = encoder(batch["input_ids"], batch["attention_mask"])
+    assert features.shape == (4, encoder.output_dim)
+    assert torch.isfinite(features).all()
+    features.sum().backward()
+    grads = [p.grad for p in encoder.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert encoder.embedding.weight.grad[0].abs().sum() == 0  # padding row never learns
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_extra_padding_does_not_change_results(name):
+    torch.manual_seed(0)
+    encoder = ENCODERS[name]().eval()
+    docs = random_docs([3, 9, 26, 1, 14])
+    batch = PadCollator(0)(docs)
+    with torch.no_grad():
+        tight = encoder(batch["input_ids"], batch["attention_mask"])
+        for extra in (1, 7, 64):
+            ids = torch.nn.functional.pad(batch["input_ids"], (0, extra))
+            mask = torch.nn.functional.pad(batch["attention_mask"], (0, extra))
+            assert torch.allclose(encoder(ids, mask), tight, atol=1e-5), extra
+        # alone (no padding at all) == in a batch with others
+        for row, doc in enumerate(docs):
+            single = PadCollator(0)([doc])
+            alone = encoder(single["input_ids"], single["attention_mask"])
+            assert torch.allclose(alone[0], tight[row], atol=1e-5)
+
+
+def test_resnet_rejects_bad_shapes_of_config():
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        ResNetEncoder(vocab_size=10, kernel_size=4)
+    with pytest.raises(ValueError, match="num_blocks must be >= 1"):
+        ResNetEncoder(vocab_size=10, num_blocks=0)
