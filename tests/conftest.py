@@ -38,10 +38,17 @@ def archive_dir(tmp_path: Path, small_corpus) -> Path:
 
 
 # Tiny model and data settings: end-to-end runs take seconds on two cores.
+TINY_MODEL = {
+    "resnet": [
+        "model.encoder.embed_dim=32",
+        "model.encoder.channels=32",
+        "model.encoder.num_blocks=2",
+    ],
+    "rnn": ["model.encoder.embed_dim=32", "model.encoder.hidden_size=16"],
+    "transformer": [],
+}
 TINY = [
-    "model.encoder.embed_dim=32",
-    "model.encoder.channels=32",
-    "model.encoder.num_blocks=2",
+    *TINY_MODEL["resnet"],
     "data.max_length=64",
     "data.batch_size=16",
     "data.vocab_size=2000",
@@ -57,17 +64,70 @@ TINY = [
 def make_cfg(tmp_path: Path):
     """Compose the real train config, with outputs and caches inside ``tmp_path``."""
 
-    def _make(*overrides: str, data_dir: Path | None = None) -> DictConfig:
+    def _make(
+        *overrides: str, data_dir: Path | None = None, model: str | None = None
+    ) -> DictConfig:
         paths = [
             f"paths.output_dir={tmp_path / 'run'}",
             f"paths.log_dir={tmp_path / 'logs'}",
             f"paths.cache_dir={tmp_path / 'cache'}",
             f"paths.data_dir={data_dir or tmp_path / 'data'}",
         ]
+        model = model or next((o[6:] for o in overrides if o.startswith("model=")), None)
+        tiny = (
+            TINY
+            if model in (None, "resnet")
+            else [*(o for o in TINY if not o.startswith("model.")), *TINY_MODEL.get(model, [])]
+        )
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            cfg = compose("train", overrides=[*TINY, *paths, *overrides])
+            cfg = compose("train", overrides=[*tiny, *paths, *overrides])
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path / "run")
         return cfg
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer(tmp_path_factory) -> Path:
+    """A randomly initialised two-layer BERT with its own WordPiece tokenizer, saved to disk.
+
+    It goes through exactly the code path of a real pretrained model (a local folder written
+    by save_pretrained) and runs in milliseconds.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials)
+    tokenizer.train_from_iterator([text for _, text in corpus()["train"]], trainer)
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+    fast.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return folder

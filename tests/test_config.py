@@ -33,7 +33,8 @@ CASES = [
 
 @pytest.mark.parametrize(("group", "option"), CASES)
 def test_every_option_composes_and_builds(make_cfg, group, option):
-    cfg = make_cfg(f"{group}={option}")
+    model = {"newsgroups_rnn": "rnn", "newsgroups_minilm": "transformer"}.get(option)
+    cfg = make_cfg(f"{group}={option}", model=model)
     instantiate_component(cfg.data, "data")
     model = instantiate_component(
         cfg.model, "model", optimizer=to_plain(cfg.optimizer), scheduler=to_plain(cfg.scheduler)

@@ -2,11 +2,21 @@ import pytest
 import torch
 
 from nlpclf.data import PadCollator
-from nlpclf.models import ResNetEncoder
+from nlpclf.models import ResNetEncoder, RNNEncoder, TransformerEncoder
 
 ENCODERS = {
     "resnet": lambda: ResNetEncoder(
         vocab_size=100, pad_id=0, embed_dim=16, channels=24, num_blocks=3
+    ),
+    "rnn-lstm-attention": lambda: RNNEncoder(vocab_size=100, embed_dim=16, hidden_size=12),
+    "rnn-gru-max-2layers": lambda: RNNEncoder(
+        vocab_size=100, embed_dim=16, hidden_size=12, cell="gru", pooling="max", num_layers=2
+    ),
+    "rnn-lstm-last": lambda: RNNEncoder(
+        vocab_size=100, embed_dim=16, hidden_size=12, pooling="last"
+    ),
+    "rnn-lstm-mean-unidirectional": lambda: RNNEncoder(
+        vocab_size=100, embed_dim=16, hidden_size=12, pooling="mean", bidirectional=False
     ),
 }
 
@@ -30,6 +40,35 @@ def test_forward_backward_shapes(name):
     assert encoder.embedding.weight.grad[0].abs().sum() == 0  # padding row never learns
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_transformer_forward_backward_and_padding(tiny_transformer, pooling):
+    torch.manual_seed(0)
+    encoder = TransformerEncoder(str(tiny_transformer), pooling=pooling).eval()
+    docs = random_docs([3, 9, 26, 1], vocab=300)
+    batch = PadCollator(0)(docs)
+    features = encoder(batch["input_ids"], batch["attention_mask"])
+    assert features.shape == (4, 32)
+    features.sum().backward()
+    assert encoder.model.embeddings.word_embeddings.weight.grad is not None
+    with torch.no_grad():
+        tight = encoder(batch["input_ids"], batch["attention_mask"])
+        ids = torch.nn.functional.pad(batch["input_ids"], (0, 11))
+        mask = torch.nn.functional.pad(batch["attention_mask"], (0, 11))
+        assert torch.allclose(encoder(ids, mask), tight, atol=1e-5)
+
+
+def test_transformer_rebuilds_from_its_recorded_config_without_files(tiny_transformer):
+    original = TransformerEncoder(str(tiny_transformer)).eval()
+    rebuilt = TransformerEncoder("/nonexistent/anywhere", **original.checkpoint_config()).eval()
+    rebuilt.load_state_dict(original.state_dict())
+    batch = PadCollator(0)(random_docs([5, 8], vocab=300))
+    with torch.no_grad():
+        assert torch.allclose(
+            rebuilt(batch["input_ids"], batch["attention_mask"]),
+            original(batch["input_ids"], batch["attention_mask"]),
+        )
+
+
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 def test_extra_padding_does_not_change_results(name):
     torch.manual_seed(0)
@@ -47,6 +86,13 @@ def test_extra_padding_does_not_change_results(name):
             single = PadCollator(0)([doc])
             alone = encoder(single["input_ids"], single["attention_mask"])
             assert torch.allclose(alone[0], tight[row], atol=1e-5)
+
+
+def test_rnn_rejects_unknown_choices():
+    with pytest.raises(ValueError, match="cell must be one of"):
+        RNNEncoder(vocab_size=10, cell="tcn")
+    with pytest.raises(ValueError, match="pooling must be"):
+        RNNEncoder(vocab_size=10, pooling="sum")
 
 
 def test_resnet_rejects_bad_shapes_of_config():

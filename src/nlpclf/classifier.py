@@ -27,6 +27,7 @@ from torchmetrics.classification import (
 
 from nlpclf.artifacts import ARTIFACTS_KEY, pack_artifacts, unpack_artifacts
 from nlpclf.errors import ConfigError
+from nlpclf.transfer import init_embedding
 from nlpclf.utils.instantiate import to_plain
 
 
@@ -68,6 +69,13 @@ class TextClassifier(L.LightningModule):
             and ``num_training_steps`` (see :func:`nlpclf.optim.warmup_schedule`).
         label_smoothing: cross-entropy label smoothing.
         head_dropout: dropout before the linear head.
+        layerwise_lr_decay: below 1, each transformer layer's learning rate is this factor
+            times the one above it (embeddings lowest, head at the full rate).
+        word_vectors: start a word-level encoder's embeddings from a GloVe / word2vec text
+            file or a pretrained transformer's input embeddings (Hub id or folder).
+        freeze_embeddings: keep the word embeddings fixed.
+        pretrained: the pretrained transformer (Hub id or folder) for encoders that take one;
+            the data module reads the same setting to use that model's tokenizer.
         num_classes, vocab_size, pad_id, label_names: filled in from the data module.
     """
 
@@ -78,6 +86,10 @@ class TextClassifier(L.LightningModule):
         scheduler: dict[str, Any] | None = None,
         label_smoothing: float = 0.0,
         head_dropout: float = 0.0,
+        layerwise_lr_decay: float = 1.0,
+        word_vectors: str | None = None,
+        freeze_embeddings: bool = False,
+        pretrained: str | None = None,
         num_classes: int | None = None,
         vocab_size: int | None = None,
         pad_id: int = 0,
@@ -89,6 +101,10 @@ class TextClassifier(L.LightningModule):
         encoder, optimizer, scheduler = to_plain(encoder), to_plain(optimizer), to_plain(scheduler)
         if not 0.0 <= label_smoothing < 1.0:
             raise ConfigError(f"Invalid model.label_smoothing={label_smoothing}: use [0, 1).")
+        if not 0.0 < layerwise_lr_decay <= 1.0:
+            raise ConfigError(
+                f"Invalid model.layerwise_lr_decay={layerwise_lr_decay}: use (0, 1], e.g. 0.9."
+            )
         self.save_hyperparameters()
         self.encoder: nn.Module | None = None
         self.head: nn.Module | None = None
@@ -112,10 +128,29 @@ class TextClassifier(L.LightningModule):
         )
         self.artifacts = datamodule.artifacts()
         self._build()
+        # what rebuilds the encoder without its original files (e.g. a transformer's config)
+        extra = getattr(self.encoder, "checkpoint_config", dict)()
+        self.hparams.encoder = {**self.hparams.encoder, **extra}
+        if self.hparams.word_vectors:
+            if not hasattr(self.encoder, "embedding"):
+                raise ConfigError(
+                    "model.word_vectors needs a word-level encoder (resnet, rnn); a "
+                    "transformer brings its own embeddings."
+                )
+            vocab = datamodule.tokenizer.tokenizer.get_vocab()
+            init_embedding(
+                self.encoder.embedding, self.hparams.word_vectors, vocab, self.hparams.pad_id
+            )
 
     def _build(self) -> None:
         hp = self.hparams
-        self.encoder = instantiate_encoder(hp.encoder, vocab_size=hp.vocab_size, pad_id=hp.pad_id)
+        self.encoder = instantiate_encoder(
+            hp.encoder, vocab_size=hp.vocab_size, pad_id=hp.pad_id, pretrained=hp.pretrained
+        )
+        if hp.freeze_embeddings:
+            if not hasattr(self.encoder, "embedding"):
+                raise ConfigError("model.freeze_embeddings needs a word-level encoder.")
+            self.encoder.embedding.weight.requires_grad_(False)
         self.head = nn.Sequential(
             nn.Dropout(hp.head_dropout), nn.Linear(self.encoder.output_dim, hp.num_classes)
         )
@@ -183,14 +218,38 @@ class TextClassifier(L.LightningModule):
 
     # ------------------------------------------------------------------ optimization
 
-    def configure_optimizers(self) -> Any:
-        decay, no_decay = [], []
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Trainable parameters grouped by weight decay and (layer-wise) learning rate.
+
+        Biases, norms and embeddings are not weight-decayed (standard practice); frozen
+        parameters are left out; with ``layerwise_lr_decay < 1`` an encoder that reports
+        ``layer_depth`` gets lower rates the deeper a layer sits.
+        """
+        decay_rate = self.hparams.layerwise_lr_decay
+        base_lr = self.hparams.optimizer.get("lr")
+        depth_of = getattr(self.encoder, "layer_depth", None)
+        groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
         for name, param in self.named_parameters():
             if not param.requires_grad:
                 continue
-            # biases, norms and embeddings are not weight-decayed (standard practice)
-            (no_decay if param.ndim < 2 or "embedding" in name else decay).append(param)
-        groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+            decayed = param.ndim >= 2 and "embedding" not in name
+            scale = 1.0
+            if decay_rate < 1.0 and depth_of is not None and name.startswith("encoder."):
+                depth, top = depth_of(name.removeprefix("encoder."))
+                scale = decay_rate ** (top - depth)
+            groups.setdefault((scale, decayed), []).append(param)
+        out = []
+        for (scale, decayed), params in sorted(groups.items(), key=lambda kv: kv[0]):
+            group: dict[str, Any] = {"params": params}
+            if not decayed:
+                group["weight_decay"] = 0.0
+            if scale != 1.0 and base_lr is not None:
+                group["lr"] = base_lr * scale
+            out.append(group)
+        return out
+
+    def configure_optimizers(self) -> Any:
+        groups = self.parameter_groups()
         try:
             optimizer = hydra.utils.instantiate(self.hparams.optimizer)(groups)
         except Exception as exc:

@@ -19,6 +19,8 @@ from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 
+from nlpclf.errors import ConfigError
+
 PAD, UNK = "[PAD]", "[UNK]"
 
 
@@ -90,15 +92,25 @@ def train_word_tokenizer(train: Dataset, spec: TokenizerSpec) -> TextTokenizer:
     return TextTokenizer(tokenizer=tokenizer, pad_id=tokenizer.token_to_id(PAD))
 
 
-def load_pretrained_tokenizer(name_or_path: str) -> TextTokenizer:
-    """The fast tokenizer of a pretrained transformer (Hub id or local folder)."""
-    from nlpclf.models.pretrained import load_auto_tokenizer
+def load_pretrained_tokenizer(name_or_path: str, max_length: int) -> TextTokenizer:
+    """The fast tokenizer of a pretrained transformer (Hub id or local folder).
+
+    ``max_length`` is checked against the model's own limit: longer inputs would index past
+    its position embeddings.
+    """
+    from nlpclf.pretrained import load_auto_tokenizer, max_tokens
 
     auto = load_auto_tokenizer(name_or_path)
-    tokenizer = auto.backend_tokenizer
-    tokenizer.no_padding()
+    limit = max_tokens(name_or_path, auto)
+    if limit is not None and max_length > limit:
+        raise ConfigError(
+            f"data.max_length={max_length} exceeds the {limit}-token limit of "
+            f"'{name_or_path}'. Set data.max_length={limit} or less."
+        )
     if auto.pad_token_id is None:
-        raise ValueError(f"The tokenizer of '{name_or_path}' has no padding token.")
+        raise ConfigError(f"The tokenizer of '{name_or_path}' has no padding token.")
+    tokenizer = Tokenizer.from_str(auto.backend_tokenizer.to_str())  # a copy we may configure
+    tokenizer.no_padding()
     return TextTokenizer(tokenizer=tokenizer, pad_id=int(auto.pad_token_id))
 
 
@@ -106,13 +118,13 @@ def get_tokenizer(
     train: Dataset, spec: TokenizerSpec, cache_dir: Path, max_length: int
 ) -> TextTokenizer:
     """The tokenizer the spec asks for, truncating to ``max_length`` tokens."""
-    return _untruncated_tokenizer(train, spec, cache_dir).truncate_to(max_length)
-
-
-def _untruncated_tokenizer(train: Dataset, spec: TokenizerSpec, cache_dir: Path) -> TextTokenizer:
-    """Train (or load from cache) the word tokenizer, or load the pretrained one."""
     if spec.pretrained:
-        return load_pretrained_tokenizer(spec.pretrained)
+        return load_pretrained_tokenizer(spec.pretrained, max_length).truncate_to(max_length)
+    return _word_tokenizer(train, spec, cache_dir).truncate_to(max_length)
+
+
+def _word_tokenizer(train: Dataset, spec: TokenizerSpec, cache_dir: Path) -> TextTokenizer:
+    """Train the word tokenizer, or load it from the cache when trained before."""
     key = hashlib.sha256(f"{train._fingerprint}|{spec.key()}".encode()).hexdigest()[:20]
     path = cache_dir / "tokenizers" / f"word-{key}.json"
     if path.is_file():

