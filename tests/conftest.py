@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 # Tests never touch the network: the Hub libraries read these once, at import.
@@ -131,3 +132,21 @@ def tiny_transformer(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+TESTS_DIR = Path(__file__).parent
+
+
+def run_cli(
+    *args: str, module: str = "nlpclf.train", cwd: Path | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run ``python -m <module> <args>`` as a user would; this folder is on PYTHONPATH."""
+    env = {**os.environ, "PYTHONPATH": f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )

@@ -113,7 +113,7 @@ def test_artifacts_are_plain_data(archive_dir, tmp_path):
     dm.setup()
     art = dm.artifacts()
     assert set(art) >= {"tokenizer_json", "pad_id", "protocol", "max_length", "label_names"}
-    assert all(isinstance(v, (str, int, list)) for v in art.values())
+    assert all(isinstance(v, (str, int, list, dict)) for v in art.values())
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,21 @@ def test_extra_padding_does_not_change_results(name):
             assert torch.allclose(alone[0], tight[row], atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", ["attention", "last"])
+def test_rnn_packed_and_masked_paths_agree(pooling):
+    torch.manual_seed(0)
+    encoder = RNNEncoder(
+        vocab_size=100, embed_dim=16, hidden_size=12, num_layers=2, pooling=pooling
+    ).eval()
+    batch = PadCollator(0)(random_docs([3, 9, 26, 1, 14]))
+    with torch.no_grad():
+        encoder.packed = True
+        packed = encoder(batch["input_ids"], batch["attention_mask"])
+        encoder.packed = False
+        masked = encoder(batch["input_ids"], batch["attention_mask"])
+    assert torch.allclose(packed, masked, atol=1e-5)
+
+
 def test_rnn_rejects_unknown_choices():
     with pytest.raises(ValueError, match="cell must be one of"):
         RNNEncoder(vocab_size=10, cell="tcn")

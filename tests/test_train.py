@@ -1,12 +1,10 @@
 """End to end: the real entry point on a small separable corpus, and its artefacts."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from conftest import run_cli
 from nlpclf.artifacts import load_classifier, read_checkpoint
 from nlpclf.data import PadCollator
 from nlpclf.data.tokenizer import TextTokenizer
@@ -108,20 +106,6 @@ def test_a_foreign_checkpoint_is_refused_clearly(tmp_path):
 
 
 # --------------------------------------------------------------------------- the CLI
-
-
-def run_cli(*args, env_extra=None, cwd=None):
-    import os
-
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "nlpclf.train", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def test_cli_trains_from_any_directory_into_hydra_run_folder(tmp_path, archive_dir):

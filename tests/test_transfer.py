@@ -75,7 +75,8 @@ def test_frozen_word_embeddings_stay_fixed(tiny_transformer):
     before = one_step(model)
     after = dict(model.named_parameters())
     assert torch.equal(before["encoder.embedding.weight"], after["encoder.embedding.weight"])
-    assert not torch.equal(before["encoder.rnn.weight_ih_l0"], after["encoder.rnn.weight_ih_l0"])
+    name = "encoder.layers.0.0.weight_ih_l0"
+    assert not torch.equal(before[name], after[name])
 
 
 def test_layerwise_learning_rate_decay(tiny_transformer):

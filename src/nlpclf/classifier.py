@@ -10,6 +10,7 @@ hyperparameters, and a checkpoint therefore rebuilds the same network without an
 from __future__ import annotations
 
 import inspect
+import random
 from typing import Any
 
 import hydra
@@ -17,7 +18,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics import MaxMetric, MetricCollection, SumMetric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassF1Score,
@@ -29,6 +30,13 @@ from nlpclf.artifacts import ARTIFACTS_KEY, pack_artifacts, unpack_artifacts
 from nlpclf.errors import ConfigError
 from nlpclf.transfer import init_embedding
 from nlpclf.utils.instantiate import to_plain
+
+RNG_KEY = "nlpclf_rng_states"
+
+
+def _as_tuple(value: Any) -> Any:
+    """``random.setstate`` wants tuples; a checkpoint round trip may hand back lists."""
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 def build_metrics(num_classes: int) -> MetricCollection:
@@ -155,8 +163,11 @@ class TextClassifier(L.LightningModule):
             nn.Dropout(hp.head_dropout), nn.Linear(self.encoder.output_dim, hp.num_classes)
         )
         metrics = build_metrics(hp.num_classes)
+        # the examples each evaluation saw, summed over processes: proves that a distributed
+        # run counts every example exactly once (no sampler padding)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        self.val_count, self.test_count = SumMetric(), SumMetric()
         self.val_acc_best = MaxMetric()
 
     # ------------------------------------------------------------------ forward and steps
@@ -187,6 +198,7 @@ class TextClassifier(L.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         loss, logits = self._loss(batch)
         self.val_metrics.update(logits, batch["labels"])
+        self.val_count.update(len(batch["labels"]))
         self.log(
             "val/loss",
             loss,
@@ -197,8 +209,9 @@ class TextClassifier(L.LightningModule):
         )
 
     def on_validation_epoch_end(self) -> None:
-        values = self.val_metrics.compute()
+        values = {**self.val_metrics.compute(), "val/num_examples": self.val_count.compute()}
         self.val_metrics.reset()
+        self.val_count.reset()
         self.log_dict(values)
         if not self.trainer.sanity_checking:
             self.val_acc_best.update(values["val/acc"])
@@ -207,14 +220,27 @@ class TextClassifier(L.LightningModule):
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         loss, logits = self._loss(batch)
         self.test_metrics.update(logits, batch["labels"])
+        self.test_count.update(len(batch["labels"]))
         self.log("test/loss", loss, on_epoch=True, sync_dist=True, batch_size=len(batch["labels"]))
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
+        self.log_dict(
+            {**self.test_metrics.compute(), "test/num_examples": self.test_count.compute()}
+        )
         self.test_metrics.reset()
+        self.test_count.reset()
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self(batch["input_ids"], batch["attention_mask"]).float().softmax(-1)
+
+    def on_train_epoch_start(self) -> None:
+        states = getattr(self, "_pending_rng_states", None)
+        if states:
+            torch.set_rng_state(states["torch"])
+            random.setstate(_as_tuple(states["python"]))
+            if "cuda" in states and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(states["cuda"])
+            self._pending_rng_states = None
 
     # ------------------------------------------------------------------ optimization
 
@@ -271,6 +297,15 @@ class TextClassifier(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[ARTIFACTS_KEY] = pack_artifacts(self.artifacts)
+        # random states (plain tensors and ints, safe under weights_only) so a resumed run
+        # draws the same dropout masks as one that was never interrupted
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if torch.cuda.is_available():
+            checkpoint[RNG_KEY]["cuda"] = torch.cuda.get_rng_state_all()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # resuming a fit (not loading for inference): the states apply when training resumes,
+        # after the sanity check and data loading that the uninterrupted run did not repeat
+        if self._trainer is not None:
+            self._pending_rng_states = checkpoint.get(RNG_KEY)
         self.artifacts = unpack_artifacts(checkpoint)

@@ -7,15 +7,21 @@ Hydra wrapper that composes the config from ``conf/`` and reports user errors re
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
+from nlpclf.resume import resolve_resume
 from nlpclf.utils.cli import config_dir, user_errors_reported
 from nlpclf.utils.instantiate import instantiate_component, instantiate_many, to_plain
+from nlpclf.utils.launch import StopOnSigterm, check_launch, quiet_non_zero_ranks
 from nlpclf.utils.reporting import print_config_tree, report_metrics
 
 log = logging.getLogger(__name__)
@@ -26,18 +32,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_resume(cfg, output_dir)
 
     datamodule = instantiate_component(cfg.data, "data")
     model = instantiate_component(
         cfg.model, "model", optimizer=to_plain(cfg.optimizer), scheduler=to_plain(cfg.scheduler)
     )
-    callbacks = instantiate_many(cfg.get("callbacks"), "callbacks")
+    callbacks = [*instantiate_many(cfg.get("callbacks"), "callbacks"), StopOnSigterm()]
     loggers = instantiate_many(cfg.get("logger"), "logger")
     trainer: L.Trainer = instantiate_component(
         cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False
     )
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = _floats(trainer.callback_metrics)
 
     if cfg.get("test"):
@@ -86,10 +93,21 @@ def _log_final_hparams(
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    quiet_non_zero_ranks()
     with user_errors_reported():
+        check_launch(cfg, multirun=HydraConfig.get().mode == RunMode.MULTIRUN)
         if cfg.get("print_config"):
             print_config_tree(cfg, save_dir=Path(cfg.paths.output_dir))
-        metrics = train(cfg)
+        try:
+            metrics = train(cfg)
+        except SIGTERMException:
+            print(
+                "Training stopped by SIGTERM. Resume it with ckpt_path=last (the same task) or "
+                f"ckpt_path={Path(cfg.paths.output_dir) / 'checkpoints' / 'last.ckpt'}.",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(143) from None
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 

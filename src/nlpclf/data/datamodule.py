@@ -17,7 +17,8 @@ import lightning as L
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict, Features, Sequence, Value
-from torch.utils.data import DataLoader
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from nlpclf.data.protocols import get_protocol
 from nlpclf.data.sources import LABEL, TEXT, Source, derive_fingerprint
@@ -59,8 +60,9 @@ class TextDataModule(L.LightningDataModule):
         val_fraction: share of the training split held out, stratified and seeded, for
             validation when the corpus has no validation split of its own.
         max_length: tokens kept per document (truncation).
-        batch_size: examples per batch *per process*; under DDP the global batch is
-            ``batch_size * world_size`` (Lightning's rule, kept as is).
+        batch_size: examples per optimizer step over all processes (the global batch); under
+            DDP each of the ``world_size`` processes takes ``batch_size / world_size``.
+        eval_batch_size: the same for validation and test (defaults to ``batch_size``).
         vocab_size, min_frequency, lowercase: settings of the word-level tokenizer.
         pretrained_tokenizer: a transformer's name or path; when set, its tokenizer replaces
             the word-level one. The transformer model config fills it in by interpolation.
@@ -182,6 +184,14 @@ class TextDataModule(L.LightningDataModule):
             "protocol": self.protocol,
             "max_length": self.max_length,
             "label_names": list(self.label_names),
+            "data_settings": {
+                "protocol": self.protocol,
+                "max_length": self.max_length,
+                "vocab_size": self.spec.vocab_size,
+                "min_frequency": self.spec.min_frequency,
+                "lowercase": self.spec.lowercase,
+                "pretrained_tokenizer": self.spec.pretrained,
+            },
         }
 
     # ------------------------------------------------------------------ the pipeline
@@ -275,14 +285,40 @@ class TextDataModule(L.LightningDataModule):
         return DatasetDict(out)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        """Batches of one split, sharded over the processes of a distributed run.
+
+        ``batch_size`` is global: each of ``world_size`` processes takes an equal share, so
+        scaling devices keeps the optimization the same. Training shuffles with a seed and
+        the epoch (restarts see the same order); evaluation shards without padding, so every
+        example is counted exactly once.
+        """
         if self.splits is None:
             raise RuntimeError("TextDataModule.setup() must run before asking for batches")
         dataset: Dataset = self.splits[split].select_columns([INPUT_IDS, LABEL])
+        trainer = getattr(self, "trainer", None)
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        if batch_size % world:
+            raise ConfigError(
+                f"data.batch_size={batch_size} (global) does not split evenly over {world} "
+                f"processes. Use a multiple of {world}, e.g. data.batch_size="
+                f"{max(world, batch_size // world * world)}."
+            )
+        if shuffle:
+            sampler = DistributedSampler(
+                dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed
+            )
+        else:
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=world, rank=rank, shuffle=False
+            )
         return DataLoader(
             dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
+            batch_size=batch_size // world,
+            sampler=sampler,
             collate_fn=PadCollator(self.pad_id),
+            # the loader draws its worker seeds from its own generator, not the global one
+            # that dropout uses: a resumed run then replays the uninterrupted run exactly
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

@@ -28,8 +28,29 @@ def installed_model(package: str, fallback: str) -> str:
     return str(folder) if (folder / "config.json").is_file() else fallback
 
 
-if not OmegaConf.has_resolver("installed_model"):
-    OmegaConf.register_new_resolver("installed_model", installed_model)
+def run_dir(ckpt_path: str | None, runs_dir: str, stamp: str) -> str:
+    """The run folder: a new ``runs_dir/stamp``, or the folder of the run being resumed.
+
+    Used by ``hydra.run.dir`` so that ``ckpt_path=last`` (the newest run of the task that has
+    ``checkpoints/last.ckpt``) or ``ckpt_path=<run>/checkpoints/x.ckpt`` continues writing
+    checkpoints, logs and TensorBoard events into the run it resumes.
+    """
+    if ckpt_path == "last":
+        found = sorted(
+            Path(runs_dir).glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
+        )
+        if found:
+            return str(found[-1].parent.parent)
+    elif ckpt_path:
+        path = Path(ckpt_path).expanduser()
+        if path.parent.name == "checkpoints" and path.is_file():
+            return str(path.parent.parent)
+    return f"{runs_dir}/{stamp}"
+
+
+for _name, _fn in (("installed_model", installed_model), ("run_dir", run_dir)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _fn)
 
 
 def config_dir() -> str:
