@@ -24,12 +24,12 @@ train: install
 	$(BIN)/python -m nlpclf.train $(ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 format: install
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir $${NLPCLF_LOG_DIR:-logs}

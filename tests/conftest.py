@@ -1,4 +1,4 @@
-"""Shared fixtures: generated corpora, a cache folder per test, and composed train configs."""
+"""Shared fixtures: generated corpora, a cache folder per test, composed configs, a trained run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -21,7 +22,7 @@ from omegaconf import DictConfig, open_dict
 
 sys.path.insert(0, str(Path(__file__).parent))  # the corpora helper module
 
-from corpora import corpus, write_archive
+from corpora import corpus, with_label_noise, write_archive
 from nlpclf.utils.cli import config_dir
 
 datasets.disable_progress_bars()
@@ -89,6 +90,70 @@ def make_cfg(tmp_path: Path):
     return _make
 
 
+def compose_config(name: str, *overrides: str) -> DictConfig:
+    """Compose one of the entry configs (train, eval, predict, export) outside Hydra's app."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@dataclass
+class TrainedRun:
+    """One tiny training run on a generated corpus, shared by the whole session."""
+
+    root: Path
+    run: Path
+    metrics: dict[str, float]
+
+    @property
+    def best(self) -> Path:
+        return next((self.run / "checkpoints").glob("epoch_*.ckpt"))
+
+    def data_overrides(self) -> list[str]:
+        """Point a config's paths at this run's corpus and caches."""
+        return [
+            f"paths.data_dir={self.root / 'data'}",
+            f"paths.cache_dir={self.root / 'cache'}",
+            f"paths.log_dir={self.root / 'logs'}",
+        ]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> TrainedRun:
+    """Train once (seconds): four separable classes with a little label noise, so validation
+    has confident mistakes for the dashboards; every dashboard on, the projector included."""
+    from nlpclf.train import train
+
+    root = tmp_path_factory.mktemp("trained")
+    data = with_label_noise(corpus(train_per_class=40, test_per_class=15), per_class=2)
+    write_archive(root / "data", data)
+    run = TrainedRun(root, root / "run", {})
+    cfg = compose_config(
+        "train",
+        *TINY,
+        *run.data_overrides(),
+        "trainer.max_epochs=6",
+        "callbacks.early_stopping=null",
+        "optimizer.lr=3e-3",
+        "callbacks.projector.enabled=true",
+        f"paths.output_dir={run.run}",
+    )
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(run.run)
+    run.metrics = train(cfg)
+    return run
+
+
+def rewrite_checkpoint(source: Path, target: Path, edit) -> Path:
+    """A copy of a checkpoint after ``edit(checkpoint_dict)``: wrong versions, other labels..."""
+    import torch
+
+    checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+    edit(checkpoint)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def tiny_transformer(tmp_path_factory) -> Path:
     """A randomly initialised two-layer BERT with its own WordPiece tokenizer, saved to disk.
@@ -137,15 +202,26 @@ def tiny_transformer(tmp_path_factory) -> Path:
 TESTS_DIR = Path(__file__).parent
 
 
+def run_module(module: str, *args: str, stdin: bytes | None = None):
+    """``python -m <module> args`` with bytes in and out (stdin input, undecoded output)."""
+    return run_cli(*args, module=module, stdin=stdin, text=False, timeout=300)
+
+
 def run_cli(
-    *args: str, module: str = "nlpclf.train", cwd: Path | None = None, timeout: int = 600
+    *args: str,
+    module: str = "nlpclf.train",
+    cwd: Path | None = None,
+    timeout: int = 600,
+    stdin: bytes | str | None = None,
+    text: bool = True,
 ) -> subprocess.CompletedProcess:
     """Run ``python -m <module> <args>`` as a user would; this folder is on PYTHONPATH."""
     env = {**os.environ, "PYTHONPATH": f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
+        input=stdin,
         capture_output=True,
-        text=True,
+        text=text,
         env=env,
         cwd=cwd,
         timeout=timeout,

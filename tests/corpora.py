@@ -125,3 +125,22 @@ def write_table(
             raise ValueError(fmt)
         paths[split] = path
     return paths
+
+
+def with_label_noise(
+    data: dict[str, list[tuple[str, str]]], per_class: int = 2
+) -> dict[str, list[tuple[str, str]]]:
+    """Relabel the first ``per_class`` training messages of each group as the next group.
+
+    The messages keep their own topic words (and "about <group>" in the subject), so a trained
+    model misclassifies them confidently: the dashboards then have mistakes to show.
+    """
+    groups = sorted({group for group, _ in data["train"]})
+    moved: dict[str, int] = {}
+    train = []
+    for group, text in data["train"]:
+        if moved.get(group, 0) < per_class:
+            moved[group] = moved.get(group, 0) + 1
+            group = groups[(groups.index(group) + 1) % len(groups)]
+        train.append((group, text))
+    return {**data, "train": train}

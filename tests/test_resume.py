@@ -78,6 +78,12 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(
     resumed = run(log_dir, data_dir, "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert only_run(log_dir) == folder  # same run folder, no second one
+    final = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
+    assert final["epoch"] == 2  # last.ckpt kept current, not a last-v1.ckpt beside it
+    assert not list((folder / "checkpoints").glob("last-v*.ckpt"))
+    # the original run's composed config is kept; the resume's sits beside it
+    assert "ckpt_path" not in (folder / ".hydra" / "overrides.yaml").read_text()
+    assert list((folder / ".hydra").glob("resumed-*/overrides.yaml"))
     metrics = json.loads((folder / "metrics.json").read_text())
     for name in ("val/acc", "val/loss", "test/acc", "test/loss", "train/loss_epoch"):
         assert metrics[name] == pytest.approx(uninterrupted[name], abs=1e-6), name

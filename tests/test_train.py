@@ -9,39 +9,14 @@ from nlpclf.artifacts import load_classifier, read_checkpoint
 from nlpclf.data import PadCollator
 from nlpclf.data.tokenizer import TextTokenizer
 from nlpclf.errors import CheckpointError
-from nlpclf.train import train
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One real training run, shared by the assertions below."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import open_dict
-
-    from corpora import corpus, write_archive
-    from nlpclf.utils.cli import config_dir
-
-    root = tmp_path_factory.mktemp("e2e")
-    write_archive(root / "data", corpus(train_per_class=40, test_per_class=15))
-    import conftest
-
-    overrides = [
-        *conftest.TINY,
-        "trainer.max_epochs=4",
-        "optimizer.lr=3e-3",
-        f"paths.data_dir={root / 'data'}",
-        f"paths.cache_dir={root / 'cache'}",
-        f"paths.output_dir={root / 'run'}",
-        f"paths.log_dir={root / 'logs'}",
-    ]
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(root / "run")
-    metrics = train(cfg)
-    return root / "run", metrics
+@pytest.fixture
+def trained(trained_run):
+    """The session's one training run (see conftest.trained_run)."""
+    return trained_run.run, trained_run.metrics
 
 
 def test_training_reaches_well_above_chance(trained):
@@ -55,6 +30,8 @@ def test_run_folder_holds_checkpoints_events_and_metrics(trained):
     run, metrics = trained
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and any(n.startswith("epoch_") for n in ckpts)
+    # last.ckpt follows training to its end (6 epochs), whatever the best epoch was
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 5
     assert (run / "metrics.json").is_file()
     events = list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert events
@@ -77,7 +54,11 @@ def test_best_checkpoint_is_safe_and_self_contained(trained):
     art = model.artifacts
     assert art["label_names"] == ["comp.graphics", "rec.autos", "sci.space", "talk.politics.misc"]
     tokenizer = TextTokenizer.from_artifact(art)
-    texts = ["space3 space7 orbit space1 space3", "autos2 autos5 autos9 the autos1"]
+    # the generated corpus names each group in its subject lines, as probes do here
+    texts = [
+        "about sci.space space3 space7 orbit space1 space3",
+        "about rec.autos autos2 autos5 autos9 the autos1",
+    ]
     batch = PadCollator(tokenizer.pad_id)(
         [{"input_ids": ids} for ids in tokenizer.encode_batch(texts)]
     )

@@ -173,15 +173,20 @@ class TextClassifier(L.LightningModule):
     # ------------------------------------------------------------------ forward and steps
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        assert self.encoder is not None and self.head is not None, "model is not built yet"
-        return self.head(self.encoder(input_ids, attention_mask))
+        assert self.head is not None, "model is not built yet"
+        return self.head(self.features(input_ids, attention_mask))
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The encoder's document vectors, before the head (what the projector shows)."""
+        assert self.encoder is not None, "model is not built yet"
+        return self.encoder(input_ids, attention_mask)
+
+    def _criterion(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["input_ids"], batch["attention_mask"])
-        loss = F.cross_entropy(
-            logits.float(), batch["labels"], label_smoothing=self.hparams.label_smoothing
-        )
-        return loss, logits
+        return self._criterion(logits, batch["labels"]), logits
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self._loss(batch)
@@ -195,8 +200,12 @@ class TextClassifier(L.LightningModule):
         )
         return loss
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        loss, logits = self._loss(batch)
+    def validation_step(
+        self, batch: dict[str, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
+        features = self.features(batch["input_ids"], batch["attention_mask"])
+        logits = self.head(features)
+        loss = self._criterion(logits, batch["labels"])
         self.val_metrics.update(logits, batch["labels"])
         self.val_count.update(len(batch["labels"]))
         self.log(
@@ -207,6 +216,8 @@ class TextClassifier(L.LightningModule):
             sync_dist=True,
             batch_size=len(batch["labels"]),
         )
+        # for the dashboards in nlpclf.callbacks (Lightning hands them to on_validation_batch_end)
+        return {"logits": logits.detach(), "features": features.detach()}
 
     def on_validation_epoch_end(self) -> None:
         values = {**self.val_metrics.compute(), "val/num_examples": self.val_count.compute()}

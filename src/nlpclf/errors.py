@@ -20,3 +20,7 @@ class DataError(NlpclfError):
 
 class CheckpointError(NlpclfError):
     """A checkpoint that is missing, unsafe, or not compatible with this use."""
+
+
+class ExportError(NlpclfError):
+    """An exported model that does not reproduce its checkpoint."""

@@ -48,7 +48,16 @@ def run_dir(ckpt_path: str | None, runs_dir: str, stamp: str) -> str:
     return f"{runs_dir}/{stamp}"
 
 
-for _name, _fn in (("installed_model", installed_model), ("run_dir", run_dir)):
+def resume_subdir(ckpt_path: str | None, stamp: str) -> str:
+    """Where Hydra saves the composed config: ``.hydra``, or beside it when resuming."""
+    return f".hydra/resumed-{stamp}" if ckpt_path else ".hydra"
+
+
+for _name, _fn in (
+    ("installed_model", installed_model),
+    ("run_dir", run_dir),
+    ("resume_subdir", resume_subdir),
+):
     if not OmegaConf.has_resolver(_name):
         OmegaConf.register_new_resolver(_name, _fn)
 
