@@ -67,3 +67,17 @@ def test_outputs_go_under_log_dir_task_runs_timestamp(tmp_path):
     assert cfg.hydra.sweep.dir.startswith(f"{tmp_path}/train/multiruns/")
     raw_paths = OmegaConf.to_container(cfg.paths, resolve=False)
     assert raw_paths["output_dir"] == "${hydra:runtime.output_dir}"
+
+
+def test_common_trainer_options_need_no_plus(make_cfg):
+    cfg = make_cfg(
+        "trainer.limit_train_batches=20",
+        "trainer.limit_test_batches=0.1",
+        "trainer.max_steps=5",
+        "trainer.accumulate_grad_batches=2",
+        "trainer.num_sanity_val_steps=0",
+        "trainer.val_check_interval=0.5",
+    )
+    trainer = instantiate_component(cfg.trainer, "trainer", logger=False)
+    assert trainer.limit_train_batches == 20 and trainer.max_steps == 5
+    assert trainer.accumulate_grad_batches == 2

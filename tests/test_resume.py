@@ -85,7 +85,14 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(
     assert "ckpt_path" not in (folder / ".hydra" / "overrides.yaml").read_text()
     assert list((folder / ".hydra").glob("resumed-*/overrides.yaml"))
     metrics = json.loads((folder / "metrics.json").read_text())
-    for name in ("val/acc", "val/loss", "test/acc", "test/loss", "train/loss_epoch"):
+    for name in (
+        "val/acc",
+        "val/acc_best",
+        "val/loss",
+        "test/acc",
+        "test/loss",
+        "train/loss_epoch",
+    ):
         assert metrics[name] == pytest.approx(uninterrupted[name], abs=1e-6), name
 
 

@@ -85,6 +85,13 @@ def load_classifier(path: str | Path) -> TextClassifier:
     if "encoder" not in hparams or hparams.get("num_classes") is None:
         raise CheckpointError(f"Checkpoint '{path}' lacks the classifier's hyperparameters.")
     model = TextClassifier(**hparams)
-    model.load_state_dict(checkpoint["state_dict"])
+    missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)
+    # training-progress metrics (the best validation accuracy) are not needed for inference
+    missing = [key for key in missing if not key.startswith("val_acc_best.")]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"Checkpoint '{path}' does not match the network its hyperparameters describe "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]}); it is damaged or edited."
+        )
     model.on_load_checkpoint(checkpoint)
     return model.eval()

@@ -169,6 +169,7 @@ class TextClassifier(L.LightningModule):
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_count, self.test_count = SumMetric(), SumMetric()
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # in checkpoints, so a resumed run keeps its best
 
     # ------------------------------------------------------------------ forward and steps
 
