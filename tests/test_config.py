@@ -81,3 +81,13 @@ def test_common_trainer_options_need_no_plus(make_cfg):
     trainer = instantiate_component(cfg.trainer, "trainer", logger=False)
     assert trainer.limit_train_batches == 20 and trainer.max_steps == 5
     assert trainer.accumulate_grad_batches == 2
+
+
+@pytest.mark.parametrize("launcher", ["slurm", "local"])
+def test_cluster_launcher_configs_compose(launcher):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert "submitit" in cfg.hydra.launcher._target_
+    assert cfg.hydra.launcher.timeout_min > 0

@@ -119,6 +119,7 @@ def test_cli_trains_from_any_directory_into_hydra_run_folder(tmp_path, archive_d
         (["data.max_length=-5"], "Invalid data.max_length=-5: expected a positive integer"),
         (["data.protocol=tidy"], "Unknown data.protocol 'tidy'"),
         (["model=nosuchmodel"], "Could not find 'model/nosuchmodel'"),
+        (["data=files"], "The setting data.source.train_file has no value"),
         (["data.source.train_file=x.csv"], "Could not override 'data.source.train_file'"),
     ],
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 import hydra
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from nlpclf.errors import ConfigError, NlpclfError
 
@@ -22,6 +22,11 @@ def instantiate_component(node: DictConfig, group: str, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` that re-raises our own errors and explains the others."""
     try:
         return hydra.utils.instantiate(node, **kwargs, _convert_="all")
+    except MissingMandatoryValue as exc:
+        raise ConfigError(
+            f"The setting {exc.full_key} has no value (it is ??? in the config). Give it one on "
+            f"the command line, e.g. {exc.full_key}=..."
+        ) from None
     except InstantiationException as exc:
         cause = exc.__cause__
         while cause is not None and not isinstance(cause, NlpclfError):
