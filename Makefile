@@ -5,8 +5,11 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 ARGS ?=
+# make bench MODEL=resnet (one group; see python -m benchmarks.run --help), QUICK=1 for minutes
+MODEL ?=
+QUICK ?=
 
-.PHONY: install test train lint format tensorboard clean
+.PHONY: install test train bench lint format tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -23,13 +26,17 @@ test: install
 train: install
 	$(BIN)/python -m nlpclf.train $(ARGS)
 
+# the benchmark suite on the real corpus (NLPCLF_DATA_DIR): results JSON + the README table
+bench: install
+	$(BIN)/python -m benchmarks.run $(if $(MODEL),--only $(MODEL)) $(if $(QUICK),--quick) $(ARGS)
+
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 format: install
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir $${NLPCLF_LOG_DIR:-logs}

@@ -142,3 +142,31 @@ def test_too_few_examples_for_a_stratified_split(tmp_path):
 def test_collator_returns_long_tensors():
     batch = PadCollator(pad_id=3)([{"input_ids": [1], "label": 2}])
     assert batch["input_ids"].dtype == torch.long and batch["labels"].dtype == torch.long
+
+
+def test_reading_only_the_head_of_long_texts_gives_the_whole_texts_tokens():
+    """encode_batch cuts long texts before tokenizing; the ids must equal the whole text's."""
+    from datasets import Dataset
+
+    from nlpclf.data.tokenizer import CHARS_PER_TOKEN, TokenizerSpec, train_word_tokenizer
+
+    words = ["alpha", "beta,", "gamma!", "Ünïcödé", "ﬁne", "delta...", "x@y.org"]
+    train = Dataset.from_dict({"text": [" ".join(words * 3)] * 4})
+    tokenizer = train_word_tokenizer(train, TokenizerSpec(vocab_size=100, min_frequency=1))
+    limit = 20
+    cut = limit * CHARS_PER_TOKEN
+    texts = [
+        " ".join(words * 40),  # many tokens: the head suffices
+        "x" * (cut + 50) + " alpha",  # one giant token: the head holds too few, redo it whole
+        "beta " * (cut // 5 - 1) + "gammaﬁ" * 30,  # a token straddles the cut
+        "Ünïcödé, " * 100,
+        "short text",
+        "",
+        None,
+    ]
+    expected = [
+        e.ids for e in tokenizer.truncate_to(limit).tokenizer.encode_batch([t or "" for t in texts])
+    ]
+    unk = tokenizer.tokenizer.token_to_id("[UNK]")
+    assert tokenizer.encode_batch(texts) == [ids or [unk] for ids in expected]
+    assert all(len(ids) <= limit for ids in tokenizer.encode_batch(texts))

@@ -1,5 +1,7 @@
 """End to end: the real entry point on a small separable corpus, and its artefacts."""
 
+import json
+
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -32,7 +34,9 @@ def test_run_folder_holds_checkpoints_events_and_metrics(trained):
     assert "last.ckpt" in ckpts and any(n.startswith("epoch_") for n in ckpts)
     # last.ckpt follows training to its end (6 epochs), whatever the best epoch was
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 5
-    assert (run / "metrics.json").is_file()
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["test/acc"] == pytest.approx(metrics["test/acc"])
+    assert saved["time/fit_seconds"] > 0  # Lightning's Timer: training + validation epochs
     events = list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert events
     acc = EventAccumulator(str(run / "tensorboard")).Reload()

@@ -129,6 +129,24 @@ def test_word_vectors_from_a_transformers_input_embeddings(tiny_transformer):
     assert torch.allclose(embedding.weight[1], table[pieces].mean(0), atol=1e-6)
 
 
+def test_wider_transformer_embeddings_are_reduced_by_pca(tiny_transformer, caplog):
+    from nlpclf.transfer import principal_components
+
+    vocab = {"[PAD]": 0, "space": 1, "autos": 2, "orbit": 3}
+    narrow = torch.nn.Embedding(4, 8, padding_idx=0)
+    with caplog.at_level("INFO"):
+        found, _ = init_embedding(narrow, str(tiny_transformer), vocab, pad_id=0)
+    assert found == 3 and "reduced from 32 to 8 dimensions by PCA" in caplog.text
+    # the projection keeps the leading directions: they hold more variance than any other 8
+    table = torch.randn(200, 32) * torch.linspace(3, 0.1, 32)
+    reduced = principal_components(table, 8)
+    assert reduced.shape == (200, 8)
+    assert reduced.var(0).sum() > 0.9 * table[:, :8].var(0).sum()
+    assert torch.equal(reduced, principal_components(table, 8))  # deterministic
+    with pytest.raises(ConfigError, match=r"fewer than model\.encoder\.embed_dim=64"):
+        init_embedding(torch.nn.Embedding(4, 64), str(tiny_transformer), vocab, pad_id=0)
+
+
 @pytest.mark.slow
 def test_transformer_run_gives_a_self_contained_checkpoint(
     make_cfg, archive_dir, tiny_transformer, tmp_path

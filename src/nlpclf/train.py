@@ -14,6 +14,7 @@ import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
@@ -38,7 +39,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = instantiate_component(
         cfg.model, "model", optimizer=to_plain(cfg.optimizer), scheduler=to_plain(cfg.scheduler)
     )
-    callbacks = [*instantiate_many(cfg.get("callbacks"), "callbacks"), StopOnSigterm()]
+    # the Timer's state travels in checkpoints, so a resumed run reports its total fit time
+    timer = Timer()
+    callbacks = [*instantiate_many(cfg.get("callbacks"), "callbacks"), StopOnSigterm(), timer]
     loggers = instantiate_many(cfg.get("logger"), "logger")
     trainer: L.Trainer = instantiate_component(
         cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False
@@ -46,6 +49,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = _floats(trainer.callback_metrics)
+    metrics["time/fit_seconds"] = timer.time_elapsed("train")
 
     if cfg.get("test"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

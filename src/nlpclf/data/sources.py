@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 import datasets
+import numpy as np
 from datasets import ClassLabel, DatasetDict, Features, Value
 
 from nlpclf.errors import DataError
@@ -35,6 +36,7 @@ PIPELINE_VERSION = 1
 NEWSGROUPS_URL = "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"
 NEWSGROUPS_ARCHIVE = "20news-bydate.tar.gz"
 NEWSGROUPS_SPLIT_DIRS = {"train": "20news-bydate-train", "test": "20news-bydate-test"}
+SPLIT = "split"  # a column of the one-pass read, dropped once the splits are apart
 
 
 class Source(Protocol):
@@ -114,26 +116,35 @@ class NewsgroupsSource:
             raise DataError(self._missing_message(f"downloading it failed: {exc}")) from None
 
     def load(self, cache_dir: Path) -> DatasetDict:
+        """Both splits from one pass over the corpus (a tar.gz is costly to walk)."""
         path = self.locate(cache_dir)
         if path is None:
             raise DataError(self._missing_message("no archive and no extracted folders"))
         reader = _iter_archive if path.is_file() else _iter_folder
-        stamp = _stamp(path)
-        features = Features({TEXT: Value("string"), LABEL: Value("string")})
+        features = Features({TEXT: Value("string"), LABEL: Value("string"), SPLIT: Value("string")})
+        try:
+            both = datasets.Dataset.from_generator(
+                reader,
+                features=features,
+                gen_kwargs={"path": str(path), "stamp": _stamp(path)},
+                cache_dir=str(cache_dir / "datasets"),
+            )
+        except datasets.exceptions.DatasetGenerationError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, DataError):
+                raise cause from None
+            raise
+        names = both.with_format("numpy", columns=[SPLIT])[:][SPLIT]
         splits = {}
-        for split in NEWSGROUPS_SPLIT_DIRS:
-            try:
-                splits[split] = datasets.Dataset.from_generator(
-                    reader,
-                    features=features,
-                    gen_kwargs={"path": str(path), "split": split, "stamp": stamp},
-                    cache_dir=str(cache_dir / "datasets"),
+        for split, prefix in NEWSGROUPS_SPLIT_DIRS.items():
+            rows = np.flatnonzero(names == split)
+            if len(rows) == 0:
+                raise DataError(
+                    f"'{path}' has no '{prefix}/<newsgroup>/<message>' files: it is not the "
+                    f"20 Newsgroups 'bydate' archive. Use {NEWSGROUPS_URL}."
                 )
-            except datasets.exceptions.DatasetGenerationError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, DataError):
-                    raise cause from None
-                raise
+            fingerprint = derive_fingerprint(both._fingerprint, split)
+            splits[split] = both.select(rows, new_fingerprint=fingerprint).remove_columns(SPLIT)
         return standardize(DatasetDict(splits), TEXT, LABEL, origin=str(path))
 
 
@@ -156,9 +167,9 @@ def _stamp(path: Path) -> str:
     return "|".join(parts)
 
 
-def _iter_archive(path: str, split: str, stamp: str) -> Iterator[dict[str, str]]:
+def _iter_archive(path: str, stamp: str) -> Iterator[dict[str, str]]:
     del stamp  # only part of the cache fingerprint
-    prefix = NEWSGROUPS_SPLIT_DIRS[split]
+    split_of = {prefix: split for split, prefix in NEWSGROUPS_SPLIT_DIRS.items()}
     found = False
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -166,11 +177,12 @@ def _iter_archive(path: str, split: str, stamp: str) -> Iterator[dict[str, str]]
                 parts = Path(member.name).parts
                 if parts and parts[0] == ".":
                     parts = parts[1:]
-                if member.isfile() and len(parts) == 3 and parts[0] == prefix:
-                    found = True
+                if member.isfile() and len(parts) == 3 and parts[0] in split_of:
                     handle = archive.extractfile(member)
                     assert handle is not None
-                    yield {TEXT: decode(handle.read()), LABEL: parts[1]}
+                    found = True
+                    text = decode(handle.read())
+                    yield {TEXT: text, LABEL: parts[1], SPLIT: split_of[parts[0]]}
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(
             f"The archive '{path}' is corrupt or not a tar.gz file ({exc}). Delete it and "
@@ -178,17 +190,18 @@ def _iter_archive(path: str, split: str, stamp: str) -> Iterator[dict[str, str]]
         ) from None
     if not found:
         raise DataError(
-            f"The archive '{path}' has no '{prefix}/<newsgroup>/<message>' files: it is not the "
-            f"20 Newsgroups 'bydate' archive. Use {NEWSGROUPS_URL}."
+            f"The archive '{path}' has no '20news-bydate-train|test/<newsgroup>/<message>' "
+            f"files: it is not the 20 Newsgroups 'bydate' archive. Use {NEWSGROUPS_URL}."
         )
 
 
-def _iter_folder(path: str, split: str, stamp: str) -> Iterator[dict[str, str]]:
+def _iter_folder(path: str, stamp: str) -> Iterator[dict[str, str]]:
     del stamp
-    split_dir = Path(path) / NEWSGROUPS_SPLIT_DIRS[split]
-    for group in sorted(p for p in split_dir.iterdir() if p.is_dir()):
-        for message in sorted(p for p in group.iterdir() if p.is_file()):
-            yield {TEXT: decode(message.read_bytes()), LABEL: group.name}
+    for split, prefix in NEWSGROUPS_SPLIT_DIRS.items():
+        split_dir = Path(path) / prefix
+        for group in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            for message in sorted(p for p in group.iterdir() if p.is_file()):
+                yield {TEXT: decode(message.read_bytes()), LABEL: group.name, SPLIT: split}
 
 
 # --------------------------------------------------------------------------- other corpora
@@ -355,7 +368,7 @@ def _encode_labels(splits: DatasetDict, origin: str) -> DatasetDict:
     if isinstance(train_feature, ClassLabel):
         names = list(train_feature.names)
     else:
-        values = set(splits["train"][LABEL])
+        values = set(splits["train"].unique(LABEL))  # one Arrow pass, not row by row
         if None in values:
             raise DataError(f"The train split of '{origin}' has rows without a label.")
         if all(isinstance(v, str) for v in values):
@@ -383,7 +396,7 @@ def _encode_labels(splits: DatasetDict, origin: str) -> DatasetDict:
                 )
             encoded[split] = ds
             continue
-        values = set(ds[LABEL])
+        values = set(ds.unique(LABEL))
         known = set(names) if isinstance(next(iter(values), ""), str) else set(range(len(names)))
         unknown = values - known
         if unknown:

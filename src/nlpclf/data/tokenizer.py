@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from datasets import Dataset
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
@@ -37,16 +38,28 @@ class TokenizerSpec:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
+# A word-level token is rarely longer than this many characters on average: texts are cut to
+# ``max_length * CHARS_PER_TOKEN`` characters before tokenizing (see ``encode_batch``).
+CHARS_PER_TOKEN = 8
+
+
 @dataclass
 class TextTokenizer:
     """A ``tokenizers.Tokenizer`` plus the id used for padding."""
 
     tokenizer: Tokenizer
     pad_id: int
+    max_length: int | None = None
+    _probe: Tokenizer | None = field(default=None, repr=False)
 
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def word_level(self) -> bool:
+        model, post = self.tokenizer.model, self.tokenizer.post_processor
+        return isinstance(model, WordLevel) and post is None
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.tokenizer.to_str().encode()).hexdigest()[:16]
@@ -54,13 +67,34 @@ class TextTokenizer:
     def truncate_to(self, max_length: int) -> TextTokenizer:
         """Keep at most ``max_length`` tokens per text (part of the saved tokenizer)."""
         self.tokenizer.enable_truncation(max_length)
+        self.max_length = max_length
+        self._probe = None
+        if self.word_level:
+            self._probe = Tokenizer.from_str(self.tokenizer.to_str())
+            self._probe.enable_truncation(max_length + 1)
         return self
 
     def encode_batch(self, texts: list[str | None]) -> list[list[int]]:
-        """Token ids, truncated as configured; never empty (an empty text becomes [UNK])."""
-        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
+        """Token ids, truncated as configured; never empty (an empty text becomes [UNK]).
+
+        A word-level tokenizer only reads the head of a long text: most of the time of a
+        corpus goes to its few very long documents, yet only their first ``max_length`` tokens
+        are kept. The head is tokenized with room for one token more; when that token exists,
+        the first ``max_length`` are exactly those of the whole text (normalization and
+        pre-tokenization are local, only the token at the cut can differ). Otherwise the whole
+        text is tokenized. The result always equals tokenizing the whole text.
+        """
+        texts = [t or "" for t in texts]
         fallback = [self.tokenizer.token_to_id(UNK) or self.pad_id]
-        return [e.ids or fallback for e in encodings]
+        if self._probe is None or self.max_length is None:
+            return [e.ids or fallback for e in _encode(self.tokenizer, texts)]
+        limit, cut = self.max_length, self.max_length * CHARS_PER_TOKEN
+        ids = [e.ids for e in _encode(self._probe, [t[:cut] for t in texts])]
+        redo = [i for i, row in enumerate(ids) if len(row) <= limit and len(texts[i]) > cut]
+        whole = _encode(self.tokenizer, [texts[i] for i in redo])
+        for i, encoding in zip(redo, whole, strict=True):
+            ids[i] = encoding.ids
+        return [row[:limit] or fallback for row in ids]
 
     def to_artifact(self) -> dict[str, object]:
         return {"tokenizer_json": self.tokenizer.to_str(), "pad_id": self.pad_id}
@@ -69,6 +103,12 @@ class TextTokenizer:
     def from_artifact(cls, artifact: dict[str, object]) -> TextTokenizer:
         tokenizer = Tokenizer.from_str(str(artifact["tokenizer_json"]))
         return cls(tokenizer=tokenizer, pad_id=int(artifact["pad_id"]))  # type: ignore[arg-type]
+
+
+def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[Any]:
+    """Encode without character offsets when the library can: they are unused, and costly."""
+    fast = getattr(tokenizer, "encode_batch_fast", None)
+    return fast(texts) if fast is not None else tokenizer.encode_batch(texts)
 
 
 def train_word_tokenizer(train: Dataset, spec: TokenizerSpec) -> TextTokenizer:

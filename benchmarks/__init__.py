@@ -1,0 +1,1 @@
+"""The nlpclf benchmark suite: ``make bench`` or ``python -m benchmarks.run --help``."""
