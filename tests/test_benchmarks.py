@@ -84,6 +84,9 @@ def test_results_table_names_missed_targets_and_keeps_the_readme_prose(tmp_path)
     table = report.render(groups)
     assert "| resnet, raw | test_acc_mean 0.8512 | >= 0.9 | **not met** |" in table
     assert "| rnn, raw | test_acc_mean 0.91 | >= 0.9 | met |" in table
+    # a row of the tables that nothing measured is listed, not left out
+    assert "| rnn, clean |  | >= 0.74 | **not measured** | `make bench MODEL=rnn` |" in table
+    assert "| accuracy | resnet, raw |  |" not in table  # measured above: not listed twice
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.START}\nold table\n{report.END}\noutro\n")
     report.splice_readme(readme, table)
