@@ -105,7 +105,7 @@ def run_group(group: str, settings: Settings) -> list[Row]:
     if group == "references":
         return references.run(settings)
     if group == "throughput":
-        steps, repeats = (12, 1) if settings.quick else (40, 2)
+        steps, repeats = (12, 1) if settings.quick else (40, 3)
         return [references.throughput_ratio(settings, steps, repeats)]
     if group == "pipeline":
         return pipeline.run(settings)
