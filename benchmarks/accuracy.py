@@ -142,7 +142,7 @@ def ensemble_row(settings: Settings, protocol: str, checkpoints: list[str]) -> R
     if settings.quick:
         args.append("limit=500")
     run_command(args, out_dir.with_suffix(".log"))
-    report = json.loads((out_dir / f"eval-ensemble-{'test'}.json").read_text())
+    report = json.loads((out_dir / "eval-ensemble-test.json").read_text())
     scores = report["models"]["ensemble"]
     target = TARGETS["best"][PROTOCOLS.index(protocol)]
     acc = scores["accuracy"]

@@ -65,7 +65,7 @@ def predict_row(settings: Settings, checkpoint: str) -> Row:
         f"paths.log_dir={settings.work_dir / 'logs'}",
         f"hydra.run.dir={out_dir / 'predict-run'}",
     ]
-    _, _ = run_command(args, out_dir / "predict.log")
+    run_command(args, out_dir / "predict.log")
     match = RATE.search((out_dir / "predict.log").read_text())
     if match is None or int(match.group(1)) != count:
         raise RuntimeError(f"nlpclf.predict did not report {count} predictions; see its log")
