@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmarks.common import Row, Settings, command_line, peak_rss_mb, run_command
 
 TOKENIZE_TARGET, RSS_TARGET_MB = 10_000.0, 4096.0
-SIZES = {"full": (100_000, 1_000_000), "quick": (10_000, 50_000)}
+SIZES = {"full": (100_000, 1_000_000), "quick": (5_000, 20_000)}
 
 
 def probe(corpus: Path, cache_dir: Path, output: Path) -> None:

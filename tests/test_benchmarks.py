@@ -37,6 +37,15 @@ def test_sklearn_references_train_on_nlpclfs_own_training_part(settings, small_c
         assert row.met is None and not row.target  # references are not judged
 
 
+def test_quick_references_use_a_fifth_of_each_split(settings, small_corpus):
+    settings.quick = True
+    n_train = len(small_corpus["train"])
+    for row in sklearn_references(settings, "raw"):
+        held_in = n_train - math.ceil(n_train * 0.1)
+        assert row.figures["train_docs"] == math.ceil(held_in / 5)
+        assert "quick mode" in row.note
+
+
 def test_throughput_ratio_times_the_same_model_in_both_loops(settings):
     row = throughput_ratio(settings, steps=9, repeats=1, extra=("data.batch_size=8",))
     figures = row.figures
@@ -123,9 +132,24 @@ def test_accuracy_summary_judges_the_mean_over_seeds():
     assert accuracy.summarize("resnet", "raw", runs, quick=True).met is None
 
 
+def test_gpu_row_divides_the_fit_time_by_the_experiments_epochs(settings):
+    runs = [
+        {"seed": 1, "metrics": {"test/acc": 0.9, "time/fit_seconds": 400.0,
+                                "best_checkpoint_epoch": 3},
+         "command": "python -m nlpclf.train experiment=newsgroups_minilm seed=1"}
+    ]  # fmt: skip
+    row = accuracy.gpu_epoch_row(settings, "raw", runs)
+    assert row.section == "gpu" and row.name.startswith("MiniLM fine-tuning, bf16")
+    assert row.figures["epochs"] == 4 and row.figures["epoch_seconds"] == 100.0
+
+
 def test_the_runner_refuses_unknown_groups_and_missing_data(tmp_path):
     with pytest.raises(SystemExit, match="Unknown benchmark group"):
         run.selected_groups("resnet,gpt")
+    # the transformer (hours per run on a CPU) runs in `all` only when a GPU is there
+    assert "transformer" not in run.selected_groups("all", gpu=False)
+    assert run.selected_groups("all", gpu=True) == list(run.GROUPS)
+    assert run.selected_groups("transformer") == ["transformer"]
     with pytest.raises(SystemExit, match="NLPCLF_DATA_DIR"):
         run.check_data(None)
     with pytest.raises(SystemExit, match="No 20 Newsgroups corpus"):

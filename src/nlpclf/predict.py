@@ -57,7 +57,7 @@ def predict(cfg: DictConfig, stdin: Any = None, stdout: TextIO | None = None) ->
     predictions = predictor.predict(
         [d.text or "" for d in good],
         top_k=top_k,
-        batch_size=int(cfg.get("batch_size", 64)),
+        batch_size=int(cfg.get("batch_size", 32)),
         progress=bool(cfg.get("progress", True)),
     )
     seconds = time.perf_counter() - started
