@@ -125,8 +125,9 @@ def test_word_vectors_from_a_transformers_input_embeddings(tiny_transformer):
     from transformers import AutoModel
 
     table = AutoModel.from_pretrained(str(tiny_transformer)).get_input_embeddings().weight
-    pieces = reference("space", add_special_tokens=False)["input_ids"]
-    assert torch.allclose(embedding.weight[1], table[pieces].mean(0), atol=1e-6)
+    for word in ("space", "autos"):  # one piece and several: each row is the pieces' mean
+        pieces = reference(word, add_special_tokens=False)["input_ids"]
+        assert torch.allclose(embedding.weight[vocab[word]], table[pieces].mean(0), atol=1e-6)
 
 
 def test_wider_transformer_embeddings_are_reduced_by_pca(tiny_transformer, caplog):
