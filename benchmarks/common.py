@@ -143,8 +143,17 @@ def _gpu() -> str | None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports kB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's ``VmHWM``, which a new program starts afresh, not ``getrusage``: Linux carries
+    ``ru_maxrss`` over ``exec``, so a probe started by a runner holding 2 GB reported 2 GB.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def command_line(args: list[str]) -> str:

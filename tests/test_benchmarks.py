@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from benchmarks import accuracy, report, run
@@ -102,6 +105,16 @@ def test_results_table_names_missed_targets_and_keeps_the_readme_prose(tmp_path)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n")
     assert "old table" not in text and "**not met**" in text
+
+
+def test_peak_memory_of_a_probe_is_its_own_not_its_parents():
+    parent = bytearray(b"\x01") * (512 * 2**20)  # the runner holds 512 MB when it starts a probe
+    code = "from benchmarks.common import peak_rss_mb; print(peak_rss_mb())"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert float(out.stdout) < 400 and len(parent) > 0
 
 
 def test_saved_results_record_the_environment(tmp_path, monkeypatch):
