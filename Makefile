@@ -31,12 +31,12 @@ bench: install
 	$(BIN)/python -m benchmarks.run $(if $(MODEL),--only $(MODEL)) $(if $(QUICK),--quick) $(ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
 
 format: install
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks notebooks
+	$(BIN)/ruff format src tests benchmarks notebooks
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir $${NLPCLF_LOG_DIR:-logs}
