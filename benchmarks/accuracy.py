@@ -10,6 +10,7 @@ validation epoch); the test split is read once per run. The ensemble has a fixed
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -72,19 +73,30 @@ def train_runs(settings: Settings, model: str, protocol: str) -> list[dict[str, 
     for seed in settings.seeds:
         run_dir = settings.work_dir / "accuracy" / f"{model}-{protocol}-seed{seed}"
         args = train_args(settings, model, protocol, seed, run_dir)
+        # a fresh folder: checkpoints an earlier benchmark left there would be taken for this
+        # run's (Lightning names the new ones epoch_003-v1.ckpt beside them)
+        shutil.rmtree(run_dir, ignore_errors=True)
         wall, _ = run_command(args, run_dir.with_suffix(".log"))
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        best = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))
         runs.append(
             {
                 "seed": seed,
                 "metrics": metrics,
                 "wall_seconds": wall,
-                "checkpoint": str(best[-1]) if best else None,
+                "checkpoint": best_checkpoint(run_dir, metrics),
                 "command": command_line(args),
             }
         )
     return runs
+
+
+def best_checkpoint(run_dir: Path, metrics: dict[str, Any]) -> str:
+    """The checkpoint of the best validation epoch, which the run tested."""
+    epoch = int(metrics["best_checkpoint_epoch"])
+    path = run_dir / "checkpoints" / f"epoch_{epoch:03d}.ckpt"
+    if not path.is_file():
+        raise RuntimeError(f"The run in {run_dir} has no checkpoint of its best epoch ({path}).")
+    return str(path)
 
 
 def summarize(model: str, protocol: str, runs: list[dict[str, Any]], quick: bool) -> Row:
