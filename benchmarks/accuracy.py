@@ -202,7 +202,7 @@ def run(settings: Settings, model: str, protocol: str) -> list[Row]:
 
 def gpu_epoch_row(settings: Settings, protocol: str, runs: list[dict[str, Any]]) -> Row:
     """MiniLM fine-tuning on the GPU in bf16: the time of one epoch and the accuracy reached."""
-    epochs = [r["metrics"].get("best_checkpoint_epoch", 0) for r in runs]
+    best_epochs = [r["metrics"].get("best_checkpoint_epoch", 0) for r in runs]
     fits = [r["metrics"].get("time/fit_seconds", float("nan")) for r in runs]
     command = _seed_command(runs)
     cfg = compose_train(settings, *experiment_overrides("transformer"))
@@ -214,7 +214,7 @@ def gpu_epoch_row(settings: Settings, protocol: str, runs: list[dict[str, Any]])
             "epoch_seconds": round(statistics.fmean(fits) / max_epochs, 1),
             "test_acc_mean": round(statistics.fmean(r["metrics"]["test/acc"] for r in runs), 4),
             "epochs": max_epochs,
-            "best_epoch_mean": statistics.fmean(epochs),
+            "best_epoch_mean": statistics.fmean(best_epochs),
         },
         command=command,
         target="epoch time and accuracy",

@@ -124,6 +124,7 @@ def test_artifacts_are_plain_data(archive_dir, tmp_path):
         ({"val_fraction": 1.5}, r"Invalid data.val_fraction=1.5"),
         ({"protocol": "tidy"}, r"Unknown data.protocol 'tidy'"),
         ({"vocab_size": 1}, r"Invalid data.vocab_size=1"),
+        ({"group_by_length": "maybe"}, r"data.group_by_length='maybe': expected true or false"),
     ],
 )
 def test_invalid_values_are_refused_with_the_fix(archive_dir, tmp_path, kwargs, message):

@@ -129,6 +129,12 @@ class TextDataModule(L.LightningDataModule):
             "an integer >= 1",
         )
         _require(num_workers >= 0, "num_workers", num_workers, "an integer >= 0")
+        _require(
+            isinstance(group_by_length, bool),
+            "group_by_length",
+            group_by_length,
+            "true or false",
+        )
         self.source = source
         self.cache_dir = Path(cache_dir).expanduser()
         self.protocol = protocol
