@@ -110,18 +110,21 @@ class ResNetEncoder(nn.Module):
         self.folded: FoldedRegion | None = None
 
     def fold_for_inference(self) -> None:
-        """Merge the embedding and the region convolution (:class:`FoldedRegion`) for eval.
+        """Replace the embedding and the region convolution by their merged table
+        (:class:`FoldedRegion`): same features, less compute, no larger.
 
-        Inference calls it once after loading; training mode always takes the unfolded path,
-        and a folded encoder whose weights change must be folded again.
+        For inference only (``nlpclf.predict``, ``eval``, ``export`` fold after loading): the
+        folded encoder has no embedding left to train; load the checkpoint again for that.
         """
         self.folded = FoldedRegion(self.embedding, self.region)
+        del self.embedding, self.region
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask.unsqueeze(1).to(self.embedding.weight.dtype)  # (B, 1, T)
-        if self.folded is not None and not self.training:
+        if self.folded is not None:
+            mask = attention_mask.unsqueeze(1).to(self.folded.table.dtype)  # (B, 1, T)
             x = self.folded(input_ids, mask) * mask
         else:
+            mask = attention_mask.unsqueeze(1).to(self.embedding.weight.dtype)
             x = self.embedding(input_ids).transpose(1, 2)  # (B, E, T)
             x = self.embed_dropout(x) * mask
             x = self.region(x) * mask
