@@ -9,9 +9,11 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
+import torch
 
 from benchmarks.common import Row, Settings, command_line, run_command
 from benchmarks.config import compose_train, experiment_overrides, path_overrides
@@ -121,8 +123,51 @@ def first_step_row(settings: Settings) -> Row:
     )
 
 
+def padding_ratio(lengths: Sequence[int], order: Sequence[int], batch_size: int) -> float:
+    """Positions computed (each batch padded to its longest document) per real token."""
+    padded = real = 0
+    for start in range(0, len(order), batch_size):
+        batch = [lengths[i] for i in order[start : start + batch_size]]
+        padded += max(batch) * len(batch)
+        real += sum(batch)
+    return padded / real
+
+
+def padding_row(settings: Settings, extra: Sequence[str] = ()) -> Row:
+    """How much of a training epoch is padding: the datamodule's own (length-grouped) order
+    against a random one over the same tokenized training split and batch size.
+
+    Grouping sorts within mega-batches of up to 50 batches, and of one batch when the corpus
+    holds fewer than 4 batches, where it cannot help."""
+    from nlpclf.data.datamodule import INPUT_IDS
+    from nlpclf.data.samplers import token_lengths
+    from nlpclf.utils.instantiate import instantiate_component
+
+    cfg = compose_train(settings, *experiment_overrides("resnet"), *extra)
+    datamodule = instantiate_component(cfg.data, "data")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    lengths = token_lengths(datamodule.splits["train"], INPUT_IDS)
+    shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
+    return Row(
+        section="speed",
+        name="training batches: positions per real token (resnet, raw)",
+        figures={
+            "length_grouped": round(
+                padding_ratio(lengths, list(loader.sampler), loader.batch_size), 3
+            ),
+            "random": round(padding_ratio(lengths, shuffled, loader.batch_size), 3),
+        },
+        command=command_line([sys.executable, "-m", "benchmarks.run", "--only", "pipeline"]),
+        note=f"{len(lengths):,} training documents in batches of {loader.batch_size}, each "
+        f"padded to its longest (max_length {cfg.data.max_length}); data.group_by_length "
+        "(the default) against a shuffled order",
+    )
+
+
 def run(settings: Settings) -> list[Row]:
-    return [*preparation_rows(settings), first_step_row(settings)]
+    return [*preparation_rows(settings), first_step_row(settings), padding_row(settings)]
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from benchmarks import accuracy, report, run
 from benchmarks.common import Row, Settings, save_group
+from benchmarks.pipeline import padding_ratio, padding_row
 from benchmarks.references import sklearn_references, throughput_ratio
 from benchmarks.synthetic import generate
 
@@ -56,6 +57,22 @@ def test_throughput_ratio_times_the_same_model_in_both_loops(settings):
     ratio = figures["nlpclf_samples_per_s"] / figures["plain_samples_per_s"]
     assert figures["ratio"] == pytest.approx(ratio, rel=0.05, abs=0.01)  # figures are rounded
     assert row.met == (figures["ratio"] >= 0.97)
+
+
+def test_padding_ratio_counts_each_batch_padded_to_its_longest():
+    lengths = [1, 3, 2, 2]
+    assert padding_ratio(lengths, [0, 1, 2, 3], batch_size=2) == pytest.approx((6 + 4) / 8)
+    assert padding_ratio(lengths, [0, 2, 3, 1], batch_size=2) == pytest.approx((4 + 6) / 8)
+    assert padding_ratio(lengths, [1, 2, 3, 0], batch_size=3) == pytest.approx((9 + 1) / 8)
+
+
+def test_padding_row_measures_the_datamodules_own_training_order(settings, small_corpus):
+    row = padding_row(settings, extra=("data.batch_size=8",))  # 4+ batches: grouping applies
+    figures = row.figures
+    assert 1.0 <= figures["length_grouped"] < figures["random"]  # grouping removes padding
+    assert f"{len(small_corpus['train']) - math.ceil(len(small_corpus['train']) * 0.1):,}" in (
+        row.note
+    )
 
 
 def test_synthetic_corpus_is_newsgroup_like_and_loads_as_files(tmp_path):

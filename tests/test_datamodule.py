@@ -4,6 +4,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,6 +30,31 @@ def test_splits_sizes_and_stratification(archive_dir, tmp_path, small_corpus):
     # stratified: every class keeps its share in validation (30 per class * 0.2 = 6)
     assert set(Counter(dm.splits["validation"]["label"]).values()) == {6}
     assert dm.label_names == sorted({g for g, _ in small_corpus["train"]})
+
+
+def test_latest_validation_holds_each_classs_last_messages(archive_dir, tmp_path, small_corpus):
+    dm = make_dm(archive_dir, tmp_path, val_fraction=0.2, val_split="latest")
+    dm.setup()
+    # the fixture numbers each split's files in corpus order: the last 6 of each class are newest
+    by_group: dict[str, list[str]] = {}
+    for group, text in small_corpus["train"]:
+        by_group.setdefault(group, []).append(text)
+    expected = {text for texts in by_group.values() for text in texts[-6:]}
+    assert set(dm.splits["validation"]["text"]) == expected
+    assert not expected & set(dm.splits["train"]["text"])
+    assert len(dm.splits["train"]) == len(small_corpus["train"]) - len(expected)
+    random = make_dm(archive_dir, tmp_path / "random", val_fraction=0.2)
+    random.setup()
+    assert set(random.splits["validation"]["text"]) != expected
+
+
+def test_latest_split_keeps_a_training_example_of_every_class():
+    from nlpclf.data.datamodule import latest_per_class
+
+    train, val = latest_per_class(np.array([0, 1, 0, 1, 1, 0, 1]), 0.3, ["a", "b"])
+    assert train.tolist() == [0, 1, 2, 3] and val.tolist() == [4, 5, 6]
+    with pytest.raises(DataError, match=r"val_fraction=0.6 holds out all 2 .* class 'a'"):
+        latest_per_class(np.array([0, 1, 0, 1, 1]), 0.6, ["a", "b"])
 
 
 def test_no_test_leakage_and_validation_disjoint_from_train(archive_dir, tmp_path, small_corpus):
@@ -125,6 +151,7 @@ def test_artifacts_are_plain_data(archive_dir, tmp_path):
         ({"protocol": "tidy"}, r"Unknown data.protocol 'tidy'"),
         ({"vocab_size": 1}, r"Invalid data.vocab_size=1"),
         ({"group_by_length": "maybe"}, r"data.group_by_length='maybe': expected true or false"),
+        ({"val_split": "newest"}, r"data.val_split='newest': expected random or latest"),
     ],
 )
 def test_invalid_values_are_refused_with_the_fix(archive_dir, tmp_path, kwargs, message):

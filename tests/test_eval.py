@@ -55,6 +55,8 @@ def test_eval_reproduces_the_test_score_training_printed(trained_run, tmp_path):
     assert scores["accuracy"] == pytest.approx(trained_run.metrics["test/acc"], abs=1e-6)
     assert scores["f1_macro"] == pytest.approx(trained_run.metrics["test/f1_macro"], abs=1e-6)
     assert sum(c["support"] for c in scores["per_class"]) == 60
+    # ... through the folded embedding + region convolution of the residual CNN
+    assert Predictor.from_checkpoint(best).model.encoder.folded is not None
 
     files = result["files"]
     written = json.loads(Path(files["json"]).read_text())

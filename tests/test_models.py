@@ -88,6 +88,26 @@ def test_extra_padding_does_not_change_results(name):
             assert torch.allclose(alone[0], tight[row], atol=1e-5)
 
 
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_folded_region_gives_the_convolutions_features(kernel_size):
+    torch.manual_seed(0)
+    encoder = ResNetEncoder(
+        vocab_size=100, embed_dim=16, channels=24, num_blocks=3, kernel_size=kernel_size
+    ).eval()
+    batch = PadCollator(0)(random_docs([3, 9, 26, 1, 14]))
+    inputs = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        unfolded = encoder(*inputs)
+        encoder.fold_for_inference()
+        # the table replaces the embedding and the convolution: no second copy is kept
+        assert not hasattr(encoder, "embedding") and not hasattr(encoder, "region")
+        assert torch.allclose(encoder(*inputs), unfolded, atol=1e-5)
+        for row, doc in enumerate(random_docs([3, 9, 26, 1, 14])):  # alone == in the batch
+            single = PadCollator(0)([doc])
+            alone = encoder(single["input_ids"], single["attention_mask"])
+            assert torch.allclose(alone[0], unfolded[row], atol=1e-5)
+
+
 @pytest.mark.parametrize("pooling", ["attention", "last"])
 def test_rnn_packed_and_masked_paths_agree(pooling):
     torch.manual_seed(0)

@@ -28,6 +28,32 @@ def test_newsgroups_layouts_read_every_message_with_its_group(tmp_path, small_co
     _check(splits, small_corpus)
 
 
+@pytest.mark.parametrize("layout", ["archive", "folder"])
+def test_newsgroups_rows_come_in_article_order(tmp_path, layout):
+    # files named 100, 9, 10: neither the archive's nor the names' sort order is the arrival
+    staging = tmp_path / "staging"
+    for split in ("train", "test"):
+        for group in ("alt.a", "sci.b"):
+            folder = staging / f"20news-bydate-{split}" / group
+            folder.mkdir(parents=True)
+            for number in (100, 9, 10):
+                (folder / str(number)).write_text(f"{group} message {number}")
+    data_dir = staging
+    if layout == "archive":
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        with tarfile.open(data_dir / "20news-bydate.tar.gz", "w:gz") as tar:
+            for split in ("train", "test"):
+                for group in ("alt.a", "sci.b"):
+                    for number in (100, 9, 10):
+                        name = f"20news-bydate-{split}/{group}/{number}"
+                        tar.add(staging / name, arcname=name)
+    splits = NewsgroupsSource(str(data_dir), download=False).load(tmp_path / "cache")
+    for split in ("train", "test"):
+        texts = [t for t in splits[split]["text"] if t.startswith("alt.a")]
+        assert texts == [f"alt.a message {n}" for n in (9, 10, 100)]
+
+
 def test_archive_path_itself_is_accepted(tmp_path, small_corpus):
     archive = write_archive(tmp_path / "data", small_corpus)
     splits = NewsgroupsSource(str(archive), download=False).load(tmp_path / "cache")

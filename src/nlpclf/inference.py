@@ -67,6 +67,9 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Predictor:
         model = load_classifier(path)
+        fold = getattr(model.encoder, "fold_for_inference", None)
+        if fold is not None:  # an exact rewrite that only inference can use (frozen weights)
+            fold()
         artifacts = model.artifacts
         tokenizer = TextTokenizer.from_artifact(artifacts).truncate_to(int(artifacts["max_length"]))
         try:

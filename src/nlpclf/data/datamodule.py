@@ -31,6 +31,7 @@ from nlpclf.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 INPUT_IDS = "input_ids"
+VAL_SPLITS = ("random", "latest")
 
 
 class PadCollator:
@@ -62,6 +63,10 @@ class TextDataModule(L.LightningDataModule):
         protocol: ``raw`` or ``clean`` (see :mod:`nlpclf.data.protocols`).
         val_fraction: share of the training split held out, stratified and seeded, for
             validation when the corpus has no validation split of its own.
+        val_split: how that share is chosen. ``random``: a seeded stratified sample.
+            ``latest``: the last ``val_fraction`` of each class in the corpus's order (20
+            Newsgroups: the highest article numbers), so validation, like bydate's test split,
+            comes after the training messages in time and model selection sees the drift.
         max_length: tokens kept per document (truncation).
         batch_size: examples per optimizer step over all processes (the global batch); under
             DDP each of the ``world_size`` processes takes ``batch_size / world_size``.
@@ -79,6 +84,7 @@ class TextDataModule(L.LightningDataModule):
         cache_dir: str,
         protocol: str = "raw",
         val_fraction: float = 0.1,
+        val_split: str = "random",
         max_length: int = 512,
         batch_size: int = 64,
         eval_batch_size: int | None = None,
@@ -117,6 +123,12 @@ class TextDataModule(L.LightningDataModule):
             "a fraction strictly between 0 and 1, e.g. data.val_fraction=0.1",
         )
         _require(
+            val_split in VAL_SPLITS,
+            "val_split",
+            val_split,
+            " or ".join(VAL_SPLITS),
+        )
+        _require(
             isinstance(vocab_size, int) and vocab_size > 2,
             "vocab_size",
             vocab_size,
@@ -139,6 +151,7 @@ class TextDataModule(L.LightningDataModule):
         self.cache_dir = Path(cache_dir).expanduser()
         self.protocol = protocol
         self.val_fraction = val_fraction
+        self.val_split = val_split
         self.max_length = max_length
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -254,11 +267,11 @@ class TextDataModule(L.LightningDataModule):
         )
 
     def _carve_validation(self, splits: DatasetDict) -> DatasetDict:
-        """A stratified, seeded validation split carved from training.
+        """A stratified validation split carved from training: seeded, or each class's latest.
 
-        The same split as ``Dataset.train_test_split(stratify_by_column=...)``, but the labels
-        are read as one Arrow column: that method reads them row by row, minutes for a corpus
-        of millions.
+        ``random`` is the same split as ``Dataset.train_test_split(stratify_by_column=...)``,
+        but the labels are read as one Arrow column: that method reads them row by row,
+        minutes for a corpus of millions.
         """
         train = splits["train"]
         labels = train.with_format("numpy", columns=[LABEL])[:][LABEL]
@@ -277,13 +290,18 @@ class TextDataModule(L.LightningDataModule):
                 f"cannot hold every one of the {len(self.label_names)} classes in both parts. "
                 "Use a fraction nearer 0.1-0.3 or a larger corpus."
             )
-        rng = np.random.default_rng(self.seed)
-        train_ids, val_ids = next(
-            stratified_shuffle_split_generate_indices(labels, len(train) - n_val, n_val, rng)
-        )
+        if self.val_split == "latest":
+            train_ids, val_ids = latest_per_class(labels, self.val_fraction, self.label_names)
+        else:
+            rng = np.random.default_rng(self.seed)
+            train_ids, val_ids = next(
+                stratified_shuffle_split_generate_indices(labels, len(train) - n_val, n_val, rng)
+            )
         parts = {}
         for name, ids in (("train", train_ids), ("val", val_ids)):
-            fingerprint = derive_fingerprint(train._fingerprint, name, self.val_fraction, self.seed)
+            fingerprint = derive_fingerprint(
+                train._fingerprint, name, self.val_fraction, self.seed, self.val_split
+            )
             parts[name] = train.select(ids, new_fingerprint=fingerprint)
         return DatasetDict(
             {"train": parts["train"], "validation": parts["val"], "test": splits["test"]}
@@ -352,6 +370,25 @@ class TextDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+
+
+def latest_per_class(
+    labels: np.ndarray, fraction: float, names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row ids (train, validation): validation holds the last ``ceil(fraction * n)`` rows of
+    each class of ``n`` rows, in row order; both keep the rows' order."""
+    val = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        take = math.ceil(len(rows) * fraction)
+        if take >= len(rows):
+            raise DataError(
+                f"data.val_fraction={fraction} holds out all {len(rows)} training examples of "
+                f"class {names[label]!r}. Use a smaller fraction, e.g. data.val_fraction=0.1."
+            )
+        val.append(rows[-take:])
+    val_ids = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(labels)), val_ids), val_ids
 
 
 class _Stopwatch:

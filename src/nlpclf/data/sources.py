@@ -2,8 +2,10 @@
 
 Every source returns the splits ``train`` and ``test`` (plus ``validation`` when the corpus
 ships one) with exactly two columns: ``text`` (string) and ``label`` (a ``ClassLabel`` that
-carries the label names). Everything after this point (protocols, splitting, tokenization)
-is shared, so a new corpus only needs a new source.
+carries the label names). Rows keep the corpus's own order, oldest first where it has one
+(20 Newsgroups: by article number), which ``data.val_split=latest`` relies on. Everything
+after this point (protocols, splitting, tokenization) is shared, so a new corpus only needs a
+new source.
 
 Sources read through ``datasets`` so that the parsed corpus lands in the Arrow cache once and
 later runs memory-map it instead of parsing again.
@@ -37,6 +39,7 @@ NEWSGROUPS_URL = "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"
 NEWSGROUPS_ARCHIVE = "20news-bydate.tar.gz"
 NEWSGROUPS_SPLIT_DIRS = {"train": "20news-bydate-train", "test": "20news-bydate-test"}
 SPLIT = "split"  # a column of the one-pass read, dropped once the splits are apart
+ARTICLE = "article"  # the message's number on its news server: arrival order, dropped too
 
 
 class Source(Protocol):
@@ -121,7 +124,14 @@ class NewsgroupsSource:
         if path is None:
             raise DataError(self._missing_message("no archive and no extracted folders"))
         reader = _iter_archive if path.is_file() else _iter_folder
-        features = Features({TEXT: Value("string"), LABEL: Value("string"), SPLIT: Value("string")})
+        features = Features(
+            {
+                TEXT: Value("string"),
+                LABEL: Value("string"),
+                SPLIT: Value("string"),
+                ARTICLE: Value("int64"),
+            }
+        )
         try:
             both = datasets.Dataset.from_generator(
                 reader,
@@ -134,7 +144,8 @@ class NewsgroupsSource:
             if isinstance(cause, DataError):
                 raise cause from None
             raise
-        names = both.with_format("numpy", columns=[SPLIT])[:][SPLIT]
+        columns = both.with_format("numpy", columns=[SPLIT, ARTICLE])[:]
+        names, articles = columns[SPLIT], columns[ARTICLE]
         splits = {}
         for split, prefix in NEWSGROUPS_SPLIT_DIRS.items():
             rows = np.flatnonzero(names == split)
@@ -143,8 +154,11 @@ class NewsgroupsSource:
                     f"'{path}' has no '{prefix}/<newsgroup>/<message>' files: it is not the "
                     f"20 Newsgroups 'bydate' archive. Use {NEWSGROUPS_URL}."
                 )
+            rows = rows[np.argsort(articles[rows], kind="stable")]  # oldest first, per server
             fingerprint = derive_fingerprint(both._fingerprint, split)
-            splits[split] = both.select(rows, new_fingerprint=fingerprint).remove_columns(SPLIT)
+            splits[split] = both.select(rows, new_fingerprint=fingerprint).remove_columns(
+                [SPLIT, ARTICLE]
+            )
         return standardize(DatasetDict(splits), TEXT, LABEL, origin=str(path))
 
 
@@ -182,7 +196,12 @@ def _iter_archive(path: str, stamp: str) -> Iterator[dict[str, str]]:
                     assert handle is not None
                     found = True
                     text = decode(handle.read())
-                    yield {TEXT: text, LABEL: parts[1], SPLIT: split_of[parts[0]]}
+                    yield {
+                        TEXT: text,
+                        LABEL: parts[1],
+                        SPLIT: split_of[parts[0]],
+                        ARTICLE: _article(parts[2]),
+                    }
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(
             f"The archive '{path}' is corrupt or not a tar.gz file ({exc}). Delete it and "
@@ -201,7 +220,17 @@ def _iter_folder(path: str, stamp: str) -> Iterator[dict[str, str]]:
         split_dir = Path(path) / prefix
         for group in sorted(p for p in split_dir.iterdir() if p.is_dir()):
             for message in sorted(p for p in group.iterdir() if p.is_file()):
-                yield {TEXT: decode(message.read_bytes()), LABEL: group.name, SPLIT: split}
+                yield {
+                    TEXT: decode(message.read_bytes()),
+                    LABEL: group.name,
+                    SPLIT: split,
+                    ARTICLE: _article(message.name),
+                }
+
+
+def _article(name: str) -> int:
+    """A message file's article number (bydate names every file so); 0 for any other name."""
+    return int(name) if name.isdigit() else 0
 
 
 # --------------------------------------------------------------------------- other corpora
