@@ -26,6 +26,14 @@ def random_docs(lengths, vocab=100, seed=0):
     return [{"input_ids": torch.randint(1, vocab, (n,), generator=g).tolist()} for n in lengths]
 
 
+def assert_alone_as_in_the_batch(encoder, docs, batched: torch.Tensor) -> None:
+    """Each document alone (no padding at all) gets the features it got in the batch."""
+    for row, doc in enumerate(docs):
+        single = PadCollator(0)([doc])
+        alone = encoder(single["input_ids"], single["attention_mask"])
+        assert torch.allclose(alone[0], batched[row], atol=1e-5)
+
+
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 def test_forward_backward_shapes(name):
     torch.manual_seed(0)
@@ -81,11 +89,7 @@ def test_extra_padding_does_not_change_results(name):
             ids = torch.nn.functional.pad(batch["input_ids"], (0, extra))
             mask = torch.nn.functional.pad(batch["attention_mask"], (0, extra))
             assert torch.allclose(encoder(ids, mask), tight, atol=1e-5), extra
-        # alone (no padding at all) == in a batch with others
-        for row, doc in enumerate(docs):
-            single = PadCollator(0)([doc])
-            alone = encoder(single["input_ids"], single["attention_mask"])
-            assert torch.allclose(alone[0], tight[row], atol=1e-5)
+        assert_alone_as_in_the_batch(encoder, docs, tight)
 
 
 @pytest.mark.parametrize("kernel_size", [3, 5])
@@ -94,7 +98,8 @@ def test_folded_region_gives_the_convolutions_features(kernel_size):
     encoder = ResNetEncoder(
         vocab_size=100, embed_dim=16, channels=24, num_blocks=3, kernel_size=kernel_size
     ).eval()
-    batch = PadCollator(0)(random_docs([3, 9, 26, 1, 14]))
+    docs = random_docs([3, 9, 26, 1, 14])
+    batch = PadCollator(0)(docs)
     inputs = batch["input_ids"], batch["attention_mask"]
     with torch.no_grad():
         unfolded = encoder(*inputs)
@@ -102,10 +107,7 @@ def test_folded_region_gives_the_convolutions_features(kernel_size):
         # the table replaces the embedding and the convolution: no second copy is kept
         assert not hasattr(encoder, "embedding") and not hasattr(encoder, "region")
         assert torch.allclose(encoder(*inputs), unfolded, atol=1e-5)
-        for row, doc in enumerate(random_docs([3, 9, 26, 1, 14])):  # alone == in the batch
-            single = PadCollator(0)([doc])
-            alone = encoder(single["input_ids"], single["attention_mask"])
-            assert torch.allclose(alone[0], unfolded[row], atol=1e-5)
+        assert_alone_as_in_the_batch(encoder, docs, unfolded)
 
 
 @pytest.mark.parametrize("pooling", ["attention", "last"])
